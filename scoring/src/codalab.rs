@@ -1,0 +1,1 @@
+//! The CodaLab / Codabench scoring program: `tailboard score INPUT OUTPUT`.

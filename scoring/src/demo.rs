@@ -1,0 +1,1 @@
+//! Synthetic CXR-LT-like reference labels and submissions.

@@ -1,0 +1,5 @@
+//! `tailboard`: the CXR-LT leaderboard server and scoring program.
+
+fn main() {
+    println!("tailboard: not built yet");
+}
