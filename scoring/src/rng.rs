@@ -60,7 +60,7 @@ impl Rng {
     /// sizes used here and the mapping is fixed, so results stay reproducible).
     #[inline]
     pub fn below(&mut self, n: u32) -> u32 {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as u32
+        (((self.next_u64() >> 32) * n as u64) >> 32) as u32
     }
 
     /// Uniform float in `[0, 1)` with 53 random bits.
