@@ -25,7 +25,10 @@ pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod submission;
+mod table;
 pub mod task;
+#[doc(hidden)]
+pub mod testcases;
 
 pub use error::{Result, ScoringError};
 pub use task::Task;
