@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use scoring::bootstrap::{self, BootstrapOptions, Interval, Sampler};
 use scoring::metrics::{self, RankedClass, Scores};
 use scoring::reference::Reference;
 use scoring::rng::Rng;
@@ -517,5 +518,360 @@ fn weighted_pass_matches_sklearn_sample_weight() {
             Some(ranking.auroc),
             &case["auroc"],
         );
+    }
+}
+
+// ---- bootstrap ------------------------------------------------------------------------------
+
+#[test]
+fn percentiles_match_numpy_linear_method() {
+    for case in fixtures()["percentiles"].as_array().unwrap() {
+        let mut values = floats(&case["values"]);
+        values.sort_unstable_by(f64::total_cmp);
+        for (q, expected) in case["q"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(case["expected"].as_array().unwrap())
+        {
+            let got = bootstrap::percentile(&values, q.as_f64().unwrap());
+            let expected = expected.as_f64().unwrap();
+            assert!(
+                (got - expected).abs() <= 1e-15,
+                "n={} q={q}: {got} vs {expected}",
+                values.len()
+            );
+        }
+    }
+}
+
+fn options(replicates: usize, seed: u64) -> BootstrapOptions {
+    BootstrapOptions {
+        replicates,
+        seed,
+        ..BootstrapOptions::default()
+    }
+}
+
+fn intervals_of(data: &Data, opts: BootstrapOptions) -> bootstrap::Intervals {
+    let reference = data.reference();
+    let sampler = Sampler::for_reference(&reference, opts);
+    bootstrap::intervals(&sampler, &reference, &data.predictions())
+}
+
+#[test]
+fn same_seed_same_intervals_and_another_seed_other_intervals() {
+    let data = generated("task2_size", 2);
+    let a = intervals_of(&data, options(200, 7));
+    let b = intervals_of(&data, options(200, 7));
+    let c = intervals_of(&data, options(200, 8));
+    assert_eq!(a, b);
+    assert_ne!(a.map, c.map);
+    assert_ne!(a.mauroc, c.mauroc);
+    assert_eq!((a.replicates, a.seed), (200, 7));
+}
+
+#[test]
+fn intervals_contain_the_point_estimate_and_skip_undefined_labels() {
+    let data = generated("task2_size", 2);
+    let scores = data.score().unwrap();
+    let ci = intervals_of(&data, BootstrapOptions::default());
+    assert_eq!(ci.replicates, 1000);
+    assert!(
+        ci.map.contains(scores.map),
+        "{:?} vs {}",
+        ci.map,
+        scores.map
+    );
+    assert!(ci.mauroc.contains(scores.mauroc));
+    assert!(
+        ci.map.high - ci.map.low > 0.01,
+        "406 images leave real uncertainty"
+    );
+    assert!(ci.map.high - ci.map.low < 0.2);
+    for (c, class) in scores.classes.iter().enumerate() {
+        if !class.defined() {
+            assert_eq!((ci.class_ap[c], ci.class_auroc[c]), (None, None));
+            continue;
+        }
+        let (ap, auroc) = (ci.class_ap[c].unwrap(), ci.class_auroc[c].unwrap());
+        assert!(ap.low <= ap.high && auroc.low <= auroc.high);
+        if class.positives >= 30 {
+            assert!(ap.contains(class.ap.unwrap()), "{}: {ap:?}", class.label);
+            assert!(auroc.contains(class.auroc.unwrap()), "{}", class.label);
+        }
+    }
+}
+
+#[test]
+fn replicates_do_not_depend_on_the_thread_count() {
+    let data = generated("task2_size", 2);
+    let (reference, predictions) = (data.reference(), data.predictions());
+    let sampler = Sampler::for_reference(&reference, options(64, 3));
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| bootstrap::replicates(&sampler, &reference, &predictions).unwrap())
+    };
+    let one = on(1);
+    assert_eq!(one.map.len(), 64);
+    assert!(
+        one == on(2) && one == on(3),
+        "replicates changed with the thread count"
+    );
+}
+
+/// A second submission for the same reference: the first one's scores, perturbed.
+fn other_submission(data: &Data, seed: u64) -> Predictions {
+    let mut rng = Rng::new(seed);
+    let mut p = data.predictions();
+    for col in &mut p.scores {
+        for v in col.iter_mut() {
+            *v = (*v * 0.8 + 0.2 * rng.unit_f64()).clamp(0.0, 1.0);
+        }
+    }
+    p
+}
+
+#[test]
+fn the_paired_sampler_resamples_the_same_rows_for_every_submission() {
+    let data = generated("task2_size", 2);
+    let reference = data.reference();
+    let sampler = Sampler::for_reference(&reference, options(100, 11));
+    // The weights are a function of (seed, replicate) alone.
+    let (mut w1, mut w2) = (Vec::new(), Vec::new());
+    for b in [0, 1, 99] {
+        let t1 = sampler.replicate_weights(b, &mut w1);
+        let t2 = sampler.clone().replicate_weights(b, &mut w2);
+        assert_eq!((t1, &w1), (t2, &w2));
+        assert_eq!(t1, reference.len() as u64);
+    }
+    sampler.replicate_weights(1, &mut w2);
+    assert_ne!(w1, w2, "replicates differ from each other");
+
+    let (a, b) = (data.predictions(), other_submission(&data, 5));
+    let paired = bootstrap::paired_replicates(&sampler, &reference, &[&a, &b]).unwrap();
+    assert!(paired[0] == bootstrap::replicates(&sampler, &reference, &a).unwrap());
+    assert!(paired[1] == bootstrap::replicates(&sampler, &reference, &b).unwrap());
+    assert_eq!(paired[0].replicate, paired[1].replicate);
+    assert_ne!(paired[0].map, paired[1].map);
+
+    // Replicate j of a submission is exactly its score on the resampled rows: check one
+    // against the point-estimate path on a data set that repeats each row `weight` times.
+    let j = 17;
+    let b_number = paired[1].replicate[j] as usize;
+    let mut weights = Vec::new();
+    sampler.replicate_weights(b_number, &mut weights);
+    let rows: Vec<usize> = (0..data.rows())
+        .flat_map(|r| std::iter::repeat_n(r, weights[r] as usize))
+        .collect();
+    let labels: Vec<usize> = (0..data.task.labels.len()).collect();
+    let second = Data {
+        task: data.task.clone(),
+        truth: data.truth.clone(),
+        scores: b.scores.clone(),
+    };
+    let expanded = second.permuted(&rows, &labels);
+    let ranked: Vec<RankedClass> = expanded
+        .truth
+        .iter()
+        .zip(&expanded.scores)
+        .map(|(y, s)| RankedClass::new(y, s))
+        .collect();
+    let unit = vec![1u8; rows.len()];
+    let present: Vec<metrics::Ranking> = ranked
+        .iter()
+        .filter_map(|c| c.weighted(&unit, rows.len() as u64))
+        .collect();
+    let map = present.iter().map(|r| r.ap).sum::<f64>() / present.len() as f64;
+    assert!((paired[1].map[j] - map).abs() < 1e-12);
+}
+
+#[test]
+fn rank_intervals_order_a_clearly_better_submission_first() {
+    let data = generated("task2_size", 2);
+    let reference = data.reference();
+    let sampler = Sampler::for_reference(&reference, options(200, 1));
+    let mut perfect = data.predictions();
+    for (col, truth) in perfect.scores.iter_mut().zip(&data.truth) {
+        for (v, &y) in col.iter_mut().zip(truth) {
+            *v = if y == 1 { 0.9 } else { 0.1 };
+        }
+    }
+    let noisy = other_submission(&data, 9);
+    let paired = bootstrap::paired_replicates(&sampler, &reference, &[&noisy, &perfect]).unwrap();
+    let ranks = bootstrap::rank_intervals(&paired, 0.95);
+    assert_eq!(
+        ranks,
+        [
+            Interval {
+                low: 2.0,
+                high: 2.0
+            },
+            Interval {
+                low: 1.0,
+                high: 1.0
+            }
+        ]
+    );
+}
+
+#[test]
+fn cluster_resampling_keeps_clusters_together() {
+    // Every image twice, both copies in one cluster: resampling clusters must give exactly the
+    // replicates of resampling images of the original (each weight doubled, which changes no
+    // ratio), while resampling the copies independently would not.
+    let data = generated("task2_size", 2);
+    let n = data.rows();
+    let rows: Vec<usize> = (0..n).flat_map(|r| [r, r]).collect();
+    let labels: Vec<usize> = (0..data.task.labels.len()).collect();
+    let doubled = data.permuted(&rows, &labels);
+    let mut reference = doubled.reference();
+    reference.clusters = Some(rows.iter().map(|&r| 1000 + 3 * r as u32).collect());
+    let opts = options(300, 4);
+    let clustered = Sampler::for_reference(&reference, opts.clone());
+    let mut weights = Vec::new();
+    clustered.replicate_weights(5, &mut weights);
+    assert!(weights.chunks(2).all(|pair| pair[0] == pair[1]));
+
+    let original = data.reference();
+    let by_image = Sampler::for_reference(&original, opts.clone());
+    let expected = bootstrap::replicates(&by_image, &original, &data.predictions()).unwrap();
+    let got = bootstrap::replicates(&clustered, &reference, &doubled.predictions()).unwrap();
+    assert!(
+        got == expected,
+        "cluster replicates differ from image replicates"
+    );
+
+    reference.clusters = None;
+    let unclustered = Sampler::for_reference(&reference, opts);
+    let independent = bootstrap::intervals(&unclustered, &reference, &doubled.predictions());
+    let together = bootstrap::intervals(&clustered, &reference, &doubled.predictions());
+    let width = |i: Interval| i.high - i.low;
+    assert!(width(independent.map) < width(together.map) * 0.85);
+}
+
+/// Unweighted AP and AUROC straight from their definitions: one threshold per distinct score,
+/// and AUROC by counting every (positive, negative) pair.
+fn naive(truth: &[u8], scores: &[f64]) -> (f64, f64) {
+    let mut thresholds = scores.to_vec();
+    thresholds.sort_unstable_by(|a, b| b.total_cmp(a));
+    thresholds.dedup();
+    let positives = truth.iter().filter(|&&y| y == 1).count() as f64;
+    let (mut ap, mut previous_recall) = (0.0, 0.0);
+    for t in thresholds {
+        let at = |label: u8| {
+            truth
+                .iter()
+                .zip(scores)
+                .filter(|&(&y, &s)| y == label && s >= t)
+                .count() as f64
+        };
+        let (tp, fp) = (at(1), at(0));
+        let recall = tp / positives;
+        ap += (recall - previous_recall) * tp / (tp + fp);
+        previous_recall = recall;
+    }
+    let (mut good, mut pairs) = (0.0, 0.0);
+    for (i, &yi) in truth.iter().enumerate() {
+        for (j, &yj) in truth.iter().enumerate() {
+            if yi == 1 && yj == 0 {
+                pairs += 1.0;
+                good += match scores[i].total_cmp(&scores[j]) {
+                    std::cmp::Ordering::Greater => 1.0,
+                    std::cmp::Ordering::Equal => 0.5,
+                    std::cmp::Ordering::Less => 0.0,
+                };
+            }
+        }
+    }
+    (ap, good / pairs)
+}
+
+#[test]
+fn the_weighted_pass_equals_expanding_rows_on_random_replicates() {
+    let mut rng = Rng::new(42);
+    let mut checked = 0;
+    for trial in 0..60 {
+        let n = 5 + rng.below(80) as usize;
+        let prevalence = 0.05 + 0.5 * rng.unit_f64();
+        let decimals = [1.0, 10.0, 100.0][trial % 3];
+        let truth: Vec<u8> = (0..n)
+            .map(|_| u8::from(rng.unit_f64() < prevalence))
+            .collect();
+        let scores: Vec<f64> = truth
+            .iter()
+            .map(|&y| ((0.3 * y as f64 + 0.7 * rng.unit_f64()) * decimals).floor() / decimals)
+            .collect();
+        let ranked = RankedClass::new(&truth, &scores);
+        let sampler = Sampler {
+            rows: n,
+            options: options(1, trial as u64),
+            clusters: None,
+        };
+        let mut weights = Vec::new();
+        for b in 0..5 {
+            let total = sampler.replicate_weights(b, &mut weights);
+            let (mut y, mut s) = (vec![], vec![]);
+            for r in 0..n {
+                for _ in 0..weights[r] {
+                    y.push(truth[r]);
+                    s.push(scores[r]);
+                }
+            }
+            let fast = ranked.weighted(&weights, total);
+            let has_both = y.contains(&1) && y.contains(&0);
+            assert_eq!(fast.is_some(), has_both, "trial {trial} replicate {b}");
+            if let Some(fast) = fast {
+                let (ap, auroc) = naive(&y, &s);
+                assert!((fast.ap - ap).abs() < 1e-12, "AP {} vs {ap}", fast.ap);
+                assert!(
+                    (fast.auroc - auroc).abs() < 1e-12,
+                    "AUROC {} vs {auroc}",
+                    fast.auroc
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200, "{checked}");
+}
+
+#[test]
+fn a_replicate_without_a_class_leaves_it_out_of_that_mean() {
+    // Label A has a single positive: replicates that miss it average over B alone.
+    let task = custom_task(&serde_json::json!({
+        "name": "tiny", "labels": ["A", "B"], "groups": null, "critical": []
+    }));
+    let n = 40;
+    let data = Data {
+        task,
+        truth: vec![
+            (0..n).map(|r| u8::from(r == 0)).collect(),
+            (0..n).map(|r| u8::from(r % 2 == 0)).collect(),
+        ],
+        scores: vec![
+            (0..n).map(|r| 1.0 - r as f64 / n as f64).collect(),
+            (0..n).map(|r| ((r * 7) % 10) as f64 / 10.0).collect(),
+        ],
+    };
+    let reference = data.reference();
+    let sampler = Sampler::for_reference(&reference, options(200, 2));
+    let reps = bootstrap::replicates(&sampler, &reference, &data.predictions()).unwrap();
+    assert_eq!(reps.map.len(), 200);
+    let missing = reps.class_ap[0].iter().filter(|a| a.is_none()).count();
+    // The single positive is missed with probability (1 - 1/40)^40, about 36 %.
+    assert!(missing > 40 && missing < 110, "{missing}");
+    for j in 0..200 {
+        let b = reps.class_ap[1][j].unwrap();
+        match reps.class_ap[0][j] {
+            None => assert_eq!(reps.map[j], b),
+            Some(a) => {
+                assert_eq!(a, 1.0, "the single positive is ranked first");
+                assert_eq!(reps.map[j], (a + b) / 2.0);
+            }
+        }
     }
 }
