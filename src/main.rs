@@ -158,8 +158,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Engine messages are one line already; this only guards against a stray line break (an
+/// I/O error text, say) pushing the reason off the first line. Other spacing is kept: a
+/// message may quote a participant's value exactly.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.replace(['\r', '\n'], " ")
 }
 
 fn builtin(task: u8) -> Task {
@@ -195,7 +198,7 @@ fn check(submission: &Path, task: u8, ids: Option<&Path>) -> Result<(), ScoringE
         .len();
     if size > limits.max_upload_bytes {
         return Err(ScoringError::refused(format!(
-            "the upload is {size} bytes, more than the limit of {} bytes",
+            "the upload is {size} bytes, over the limit of {} bytes",
             limits.max_upload_bytes
         )));
     }

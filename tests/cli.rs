@@ -118,3 +118,142 @@ fn demo_data_refuses_an_unknown_task_with_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--task"));
     assert!(!t.path().join("labels.csv").exists());
 }
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr_first_line(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn check_accepts_a_valid_submission_with_and_without_ids() {
+    let t = tempfile::tempdir().unwrap();
+    demo(t.path(), "2", "406", "2");
+    let sub = t.path().join("submission.csv");
+    let labels = t.path().join("labels.csv");
+    let out = tailboard(&["check", sub.to_str().unwrap(), "--task", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "OK: 406 rows, 26 labels\n");
+    let out = tailboard(&[
+        "check",
+        sub.to_str().unwrap(),
+        "--task",
+        "2",
+        "--ids",
+        labels.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "OK: 406 rows, 26 labels\n");
+}
+
+#[test]
+fn check_reports_warnings_for_labels_of_another_task() {
+    let t = tempfile::tempdir().unwrap();
+    demo(t.path(), "2", "50", "2");
+    // A Task 1 label in a Task 2 submission is ignored with a warning.
+    let text = std::fs::read_to_string(t.path().join("submission.csv")).unwrap();
+    let with_extra: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{l},{}\n", if i == 0 { "Azygos Lobe" } else { "0.1" }))
+        .collect();
+    let sub = t.path().join("extra.csv");
+    std::fs::write(&sub, with_extra).unwrap();
+    let out = tailboard(&["check", sub.to_str().unwrap(), "--task", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("OK: 50 rows, 26 labels"));
+    let warning = lines.next().unwrap_or("");
+    assert!(
+        warning.starts_with("warning: ") && warning.contains("Azygos Lobe"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_refuses_with_the_engines_one_line_reason() {
+    let t = tempfile::tempdir().unwrap();
+    demo(t.path(), "3", "200", "2");
+    let task = scoring::Task::builtin(3).unwrap();
+    let good = std::fs::read_to_string(t.path().join("submission.csv")).unwrap();
+
+    // A value outside [0, 1]; the message names row, column and value.
+    let bad = good.replacen(",0.", ",-0.", 1);
+    let path = t.path().join("bad.csv");
+    std::fs::write(&path, &bad).unwrap();
+    let want = scoring::submission::parse_predictions(bad.as_bytes(), &task, None)
+        .unwrap_err()
+        .to_string();
+    assert!(want.contains("row 2") && want.contains("-0."), "{want}");
+    let out = tailboard(&["check", path.to_str().unwrap(), "--task", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr_first_line(&out), want);
+    assert!(stdout(&out).is_empty());
+
+    // A valid file for the wrong task: the missing label columns are named.
+    let sub = t.path().join("submission.csv");
+    let out = tailboard(&["check", sub.to_str().unwrap(), "--task", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_first_line(&out).contains("Atelectasis"),
+        "{}",
+        stderr_first_line(&out)
+    );
+
+    // The ids must equal the ids file's: one image left out is refused.
+    let short: String = good.lines().take(150).map(|l| format!("{l}\n")).collect();
+    let path = t.path().join("short.csv");
+    std::fs::write(&path, &short).unwrap();
+    let labels = t.path().join("labels.csv");
+    let out = tailboard(&[
+        "check",
+        path.to_str().unwrap(),
+        "--task",
+        "3",
+        "--ids",
+        labels.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let msg = stderr_first_line(&out);
+    assert!(msg.contains("missing") && msg.contains("51"), "{msg}");
+    // Without --ids the same file is fine: only columns and values are checked.
+    let out = tailboard(&["check", path.to_str().unwrap(), "--task", "3"]);
+    assert_eq!(stdout(&out), "OK: 149 rows, 5 labels\n");
+}
+
+#[test]
+fn check_reads_a_zip_holding_one_csv() {
+    use std::io::Write;
+    let t = tempfile::tempdir().unwrap();
+    demo(t.path(), "3", "100", "9");
+    let csv = std::fs::read(t.path().join("submission.csv")).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("team/preds.csv", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(&csv).unwrap();
+    let zip_path = t.path().join("upload.zip");
+    std::fs::write(&zip_path, w.finish().unwrap().into_inner()).unwrap();
+    let out = tailboard(&["check", zip_path.to_str().unwrap(), "--task", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "OK: 100 rows, 5 labels\n");
+}

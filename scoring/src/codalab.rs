@@ -183,13 +183,13 @@ pub fn find_submission(res: &Path) -> Result<Found> {
     ))
 }
 
-/// Reads a file no larger than `max` bytes.
+/// Reads a file no larger than `max` bytes (the size is checked before reading).
 fn read_limited(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| ScoringError::Io(format!("cannot read {}: {e}", path.display()));
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > max {
         return Err(ScoringError::refused(format!(
-            "the {what} is {len} bytes, more than the limit of {max} bytes"
+            "the {what} is {len} bytes, over the limit of {max} bytes"
         )));
     }
     std::fs::read(path).map_err(io)
@@ -201,16 +201,21 @@ pub fn read_submission(
     reference: &Reference,
     limits: &Limits,
 ) -> Result<Predictions> {
-    match found {
-        Found::Csv(p) => {
-            let csv = read_limited(p, limits.max_csv_bytes, "CSV file")?;
-            submission::parse_predictions(&csv, &reference.task, Some(reference))
-        }
-        Found::Zip(p) => {
-            let zip = read_limited(p, limits.max_upload_bytes, "zip file")?;
-            submission::validate_upload(&zip, &reference.task, Some(reference), limits)
-        }
-    }
+    let (bytes, limits) = match found {
+        // The platform already unpacked this CSV: only the CSV size limit applies to it.
+        Found::Csv(p) => (
+            read_limited(p, limits.max_csv_bytes, "CSV")?,
+            Limits {
+                max_upload_bytes: limits.max_csv_bytes,
+                ..limits.clone()
+            },
+        ),
+        Found::Zip(p) => (
+            read_limited(p, limits.max_upload_bytes, "upload")?,
+            limits.clone(),
+        ),
+    };
+    submission::validate_upload(&bytes, &reference.task, Some(reference), &limits)
 }
 
 /// Reads the `dicom_id` column of a CSV (a reference, a sample submission...), ignoring

@@ -553,16 +553,29 @@ mod tests {
         assert!(txt.contains("mAP: 0.30000000000000004\n"));
     }
 
+    /// The number text after `"key": ` in `json`, parsed by Rust (correctly rounded; serde_json's
+    /// default float parser may be one ulp off, which would hide or fake a precision loss).
+    fn raw_number(json: &str, key: &str) -> f64 {
+        let start = json.find(&format!("\"{key}\": ")).unwrap() + key.len() + 4;
+        let token: String = json[start..]
+            .chars()
+            .take_while(|c| !matches!(c, ',' | '\n' | '}'))
+            .collect();
+        token.trim().parse().unwrap()
+    }
+
     #[test]
     fn scores_json_is_flat_and_exact() {
         let r = report(true, true);
-        let v: serde_json::Value = serde_json::from_str(&scores_json(&r)).unwrap();
+        let json = scores_json(&r);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let obj = v.as_object().unwrap();
         assert_eq!(obj.len(), summary(&r).len());
+        assert!(obj.values().all(serde_json::Value::is_number));
         for (k, x) in summary(&r) {
-            assert_eq!(obj[&k].as_f64().unwrap().to_bits(), x.to_bits(), "{k}");
+            assert_eq!(raw_number(&json, &k).to_bits(), x.to_bits(), "{k}");
         }
-        assert_eq!(obj["mECE"].as_f64().unwrap(), 1e-20);
+        assert_eq!(raw_number(&json, "mECE"), 1e-20);
     }
 
     #[test]
