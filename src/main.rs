@@ -82,6 +82,10 @@ enum Command {
         /// Also write subject_id and study_id columns.
         #[arg(long)]
         id_columns: bool,
+        /// Decimals of the submission's probabilities (17 or more: unrounded, like a real
+        /// model's output; a Task-1-size file is then about 65 MB).
+        #[arg(long, default_value_t = demo::DEFAULT_DECIMALS)]
+        decimals: u32,
     },
 }
 
@@ -146,7 +150,8 @@ fn main() -> ExitCode {
             out,
             seed,
             id_columns,
-        } => demo_data(task, rows, &out, seed, id_columns),
+            decimals,
+        } => demo_data(task, rows, &out, seed, id_columns, decimals),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -224,13 +229,14 @@ fn demo_data(
     out: &Path,
     seed: u64,
     id_columns: bool,
+    decimals: u32,
 ) -> Result<(), ScoringError> {
     let options = DemoOptions {
         rows,
         seed,
         id_columns,
     };
-    demo::write_dir(&builtin(task), &options, out).map_err(|e| {
+    demo::write_dir(&builtin(task), &options, decimals, out).map_err(|e| {
         ScoringError::Io(format!("cannot write demo data to {}: {e}", out.display()))
     })?;
     println!(

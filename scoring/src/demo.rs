@@ -14,8 +14,10 @@
 //! - **Submissions**: for each label, a score `x = d·y + N(0, 1)` turned into the calibrated
 //!   probability `sigmoid(logit(prevalence) + d·x − d²/2)`; the separation `d` varies by label
 //!   (1.2 to 2.8, times a `signal` factor, so AP differs across labels). Probabilities are
-//!   rounded to 3 decimals, which makes ties and exact `0` and `1` common for rare labels, and
-//!   about 0.3 % of cells are replaced by exactly `0`, `0.5` or `1`.
+//!   rounded to 3 decimals by default, which makes ties and exact `0` and `1` common for rare
+//!   labels (unrounded, a Task-1-size file weighs ~65 MB like a real one: see
+//!   [`submission_csv_with_decimals`]), and about 0.3 % of cells are replaced by exactly `0`,
+//!   `0.5` or `1`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -98,6 +100,13 @@ pub fn prevalences(task: &Task) -> Vec<f64> {
 
 /// Generates reference labels and a submission for `task`.
 pub fn generate(task: &Task, options: &DemoOptions) -> DemoData {
+    let mut data = generate_reference(task, options);
+    data.submission_csv = submission_csv(task, &data, 1.0, options.seed);
+    data
+}
+
+/// The reference part of [`generate`] (`submission_csv` left empty).
+fn generate_reference(task: &Task, options: &DemoOptions) -> DemoData {
     let n = options.rows;
     let ids = dicom_ids(n, options.seed);
     let clusters = options.id_columns.then(|| clusters(n, options.seed));
@@ -109,30 +118,42 @@ pub fn generate(task: &Task, options: &DemoOptions) -> DemoData {
             out.push(if class[row] == 1 { '1' } else { '0' });
         }
     });
-    let mut data = DemoData {
+    DemoData {
         labels: task.labels.clone(),
         ids,
         clusters,
         truth,
         reference_csv,
         submission_csv: String::new(),
-    };
-    data.submission_csv = submission_csv(task, &data, 1.0, options.seed);
-    data
+    }
 }
 
 /// Another submission for the same images: `signal` scales how well the scores separate
 /// positives from negatives (1 = the default demo model, 0 = no signal at all), `seed`
 /// draws the noise. Servers use it for baseline entries of different strength.
 pub fn submission_csv(task: &Task, data: &DemoData, signal: f64, seed: u64) -> String {
-    let n = data.ids.len();
+    submission_csv_with_decimals(task, data, signal, seed, DEFAULT_DECIMALS)
+}
+
+/// Decimals of the demo probabilities: few enough to make ties common.
+pub const DEFAULT_DECIMALS: u32 = 3;
+
+/// Decimals from which probabilities are written unrounded (shortest round-trip form).
+pub const FULL_PRECISION: u32 = 17;
+
+/// [`submission_csv`] with probabilities rounded to `decimals` places; `decimals >=`
+/// [`FULL_PRECISION`] writes them unrounded, as a real model's output (a Task 1 file then
+/// weighs about 65 MB, the size benchmarks need). The draws do not depend on `decimals`.
+pub fn submission_csv_with_decimals(
+    task: &Task,
+    data: &DemoData,
+    signal: f64,
+    seed: u64,
+    decimals: u32,
+) -> String {
     let prevalence = prevalences(task);
     let mut rng = Rng::for_stream(seed, STREAM_SCORES);
-    // Thousandths as text, computed once: 3 million cells are written for Task 1.
-    let text: Vec<String> = (0..=1000)
-        .map(|k| format!("{}", k as f64 / 1000.0))
-        .collect();
-    let mut cells: Vec<Vec<u16>> = Vec::with_capacity(data.truth.len());
+    let mut cells: Vec<Vec<f64>> = Vec::with_capacity(data.truth.len());
     for (c, class) in data.truth.iter().enumerate() {
         let d = signal * (1.2 + 1.6 * ((c * 7) % 10) as f64 / 9.0);
         let p = prevalence[c].clamp(1e-4, 1.0 - 1e-4);
@@ -142,28 +163,76 @@ pub fn submission_csv(task: &Task, data: &DemoData, signal: f64, seed: u64) -> S
             .map(|&y| {
                 let x = d * y as f64 + normal(&mut rng);
                 let prob = 1.0 / (1.0 + (-(base + d * x)).exp());
-                let mut k = (prob * 1000.0).round() as u16;
                 // Exact 0, 0.5 and 1 are the edge cases scorers most often get wrong.
                 if rng.below(1000) < 3 {
-                    k = [0, 500, 1000][rng.below(3) as usize];
+                    [0.0, 0.5, 1.0][rng.below(3) as usize]
+                } else {
+                    prob
                 }
-                k
             })
             .collect();
         cells.push(col);
     }
-    debug_assert!(cells.iter().all(|c| c.len() == n));
+    let text = Formatter::new(decimals);
     write_csv(task, &data.ids, data.clusters.as_deref(), |row, out| {
         for col in &cells {
             out.push(',');
-            out.push_str(&text[col[row] as usize]);
+            text.push(col[row], out);
         }
     })
 }
 
-/// Writes `DIR/labels.csv` (the reference) and `DIR/submission.csv`, creating `DIR`.
-pub fn write_dir(task: &Task, options: &DemoOptions, dir: &Path) -> std::io::Result<DemoData> {
-    let data = generate(task, options);
+/// Writes probabilities rounded to a number of decimals.
+struct Formatter {
+    decimals: u32,
+    scale: f64,
+    /// Every rounded value as text when there are few (3 million cells for Task 1).
+    table: Vec<String>,
+}
+
+impl Formatter {
+    fn new(decimals: u32) -> Formatter {
+        let scale = 10f64.powi(decimals.min(FULL_PRECISION) as i32);
+        let table = if decimals <= 4 {
+            (0..=scale as u32)
+                .map(|k| format!("{}", k as f64 / scale))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Formatter {
+            decimals,
+            scale,
+            table,
+        }
+    }
+
+    fn push(&self, p: f64, out: &mut String) {
+        if self.decimals >= FULL_PRECISION {
+            let _ = write!(out, "{p}");
+            return;
+        }
+        let k = (p * self.scale).round();
+        match self.table.get(k as usize) {
+            Some(t) => out.push_str(t),
+            // k / scale is correctly rounded, so its shortest form has at most `decimals` places.
+            None => {
+                let _ = write!(out, "{}", k / self.scale);
+            }
+        }
+    }
+}
+
+/// Writes `DIR/labels.csv` (the reference) and `DIR/submission.csv` with probabilities
+/// rounded to `decimals` places, creating `DIR`.
+pub fn write_dir(
+    task: &Task,
+    options: &DemoOptions,
+    decimals: u32,
+    dir: &Path,
+) -> std::io::Result<DemoData> {
+    let mut data = generate_reference(task, options);
+    data.submission_csv = submission_csv_with_decimals(task, &data, 1.0, options.seed, decimals);
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("labels.csv"), &data.reference_csv)?;
     std::fs::write(dir.join("submission.csv"), &data.submission_csv)?;
@@ -381,6 +450,38 @@ mod tests {
                 d.labels[c]
             );
         }
+    }
+
+    #[test]
+    fn decimals_change_only_the_rounding() {
+        let t = task(3);
+        let d = generate(
+            &t,
+            &DemoOptions {
+                rows: 400,
+                ..Default::default()
+            },
+        );
+        let parse = |csv: &str| -> Vec<f64> {
+            csv.lines()
+                .skip(1)
+                .flat_map(|l| {
+                    l.split(',')
+                        .skip(1)
+                        .map(|v| v.parse::<f64>().unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let three = parse(&d.submission_csv);
+        let full_csv = submission_csv_with_decimals(&t, &d, 1.0, 1, FULL_PRECISION);
+        let full = parse(&full_csv);
+        assert!(full_csv.len() > 2 * d.submission_csv.len());
+        for (a, b) in three.iter().zip(&full) {
+            assert_eq!(*a, (b * 1000.0).round() / 1000.0);
+        }
+        let one = parse(&submission_csv_with_decimals(&t, &d, 1.0, 1, 1));
+        assert!(one.iter().all(|v| (v * 10.0).fract() == 0.0));
     }
 
     #[test]
