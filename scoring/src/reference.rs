@@ -58,12 +58,11 @@ struct ReferenceRows<'p> {
 impl RowSink for ReferenceRows<'_> {
     fn row(&mut self, row: u32, fields: &[&str]) -> std::result::Result<(), CellError> {
         for (col, (field, role)) in fields.iter().zip(self.roles).enumerate() {
-            let value = field.trim();
+            let value = table::trim(field);
             match *role {
                 Role::Label(k) => {
-                    let bit = match value {
-                        "0" | "0.0" => 0,
-                        "1" | "1.0" => 1,
+                    let bit = match value.as_bytes() {
+                        [d @ (b'0' | b'1')] | [d @ (b'0' | b'1'), b'.', b'0'] => d - b'0',
                         _ => {
                             return Err(CellError {
                                 col,

@@ -500,7 +500,7 @@ fn unknown_column(name: &str, c: usize, task: &Task) -> ScoringError {
 
 /// A probability cell: a finite number in [0, 1].
 fn parse_probability(cell: &str) -> std::result::Result<f64, String> {
-    let text = cell.trim();
+    let text = table::trim(cell);
     if text.is_empty() {
         return Err("the cell is empty; every cell needs a probability in [0, 1]".into());
     }
@@ -551,7 +551,7 @@ impl RowSink for PredictionRows<'_> {
                     self.columns[k].push(v);
                 }
                 Role::Id => {
-                    let id = field.trim();
+                    let id = table::trim(field);
                     if id.is_empty() {
                         return Err(CellError {
                             col,

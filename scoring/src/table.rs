@@ -238,22 +238,48 @@ fn parse_chunk<S: RowSink>(
             return Err((row, RowError::Utf8(col)));
         }
     };
+    let bytes = text.as_bytes();
     let mut fields: Vec<&str> = Vec::with_capacity(ncols + 1);
-    for (i, line) in text.split('\n').enumerate() {
-        let row = first_row + i as u32;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() {
+    let mut row = first_row;
+    let mut line_start = 0;
+    let mut field_start = 0;
+    // One pass over the separators of the whole chunk: no per-line or per-field set-up.
+    for pos in memchr::memchr2_iter(b',', b'\n', bytes).chain(std::iter::once(bytes.len())) {
+        if pos < bytes.len() && bytes[pos] == b',' {
+            fields.push(&text[field_start..pos]);
+            field_start = pos + 1;
             continue;
         }
-        fields.clear();
-        fields.extend(line.split(','));
-        if fields.len() != ncols {
-            return Err((row, RowError::Ragged(fields.len())));
+        let end = if pos > field_start && bytes[pos - 1] == b'\r' {
+            pos - 1
+        } else {
+            pos
+        };
+        // A blank line (or the end of a chunk that ends with a newline) holds no row.
+        if !(fields.is_empty() && end == line_start) {
+            fields.push(&text[field_start..end]);
+            if fields.len() != ncols {
+                return Err((row, RowError::Ragged(fields.len())));
+            }
+            sink.row(row, &fields)
+                .map_err(|e| (row, RowError::Cell(e)))?;
+            fields.clear();
         }
-        sink.row(row, &fields)
-            .map_err(|e| (row, RowError::Cell(e)))?;
+        row += 1;
+        line_start = pos + 1;
+        field_start = pos + 1;
     }
     Ok(sink)
+}
+
+/// `s` without surrounding whitespace, checking the cheap common case first.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if !first.is_ascii_whitespace() && !last.is_ascii_whitespace() => s,
+        [only] if !only.is_ascii_whitespace() => s,
+        _ => s.trim(),
+    }
 }
 
 /// The quoted path: the `csv` crate, sequentially.
