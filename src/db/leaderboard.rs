@@ -1,0 +1,224 @@
+//! Leaderboards. One query gathers every scored submission of a phase against a reference
+//! version; the phase's rule picks each team's entry; the ranking order is mAP descending,
+//! then mAUROC descending, then the earlier submission (then the earlier upload sequence, so
+//! the order is total and deterministic). Entries without a finite mAP are never ranked;
+//! baselines are shown between the ranked rows at their score, without a rank.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::submissions::{ScoreSummary, SCORE_COLUMNS};
+use super::DbResult;
+use crate::domain::{LeaderboardRule, Phase, PhaseId, Viewer, Visibility};
+
+/// One line of a leaderboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaderboardRow {
+    /// 1-based rank; `None` for baselines (and for a team's own row in an `own` phase,
+    /// where the rank would reveal other teams' scores).
+    pub rank: Option<u32>,
+    /// Team name.
+    pub team: String,
+    /// Public id of the submission on the board.
+    pub submission: String,
+    /// Upload time of that submission (UTC).
+    pub created_at: String,
+    /// SHA-256 of its file.
+    pub file_sha256: String,
+    /// Its description.
+    pub description: String,
+    /// Organizer baseline (shown, not ranked).
+    pub baseline: bool,
+    /// Scored submissions of the team in the phase.
+    pub entries: u32,
+    /// The team's most recent upload time in the phase.
+    pub last_submission: String,
+    /// Metrics and intervals.
+    #[serde(flatten)]
+    pub scores: ScoreSummary,
+    /// Internal sequence number (never serialized).
+    #[serde(skip)]
+    pub seq: i64,
+    /// Team id (never serialized).
+    #[serde(skip)]
+    pub team_id: i64,
+}
+
+/// A leaderboard as a viewer may see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leaderboard {
+    /// Phase id.
+    pub phase: String,
+    /// Visibility in force (after a reveal, `public`).
+    pub visibility: Visibility,
+    /// Rule used to pick each team's entry.
+    pub rule: LeaderboardRule,
+    /// Reference version the scores are against (`None` before any is scored).
+    pub reference_version: Option<i64>,
+    /// True when the reference labels are synthetic demo labels.
+    pub demo_reference: bool,
+    /// Rows in display order.
+    pub rows: Vec<LeaderboardRow>,
+}
+
+/// Why a leaderboard is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// Hidden phase and the viewer is not an organizer.
+    Hidden,
+    /// `own` phase and the viewer is anonymous.
+    SignInRequired,
+}
+
+/// Ranking order of two scored entries (smaller = better).
+fn better(a: &LeaderboardRow, b: &LeaderboardRow) -> Ordering {
+    let desc = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    desc(a.scores.map, b.scores.map)
+        .then_with(|| desc(a.scores.mauroc, b.scores.mauroc))
+        .then_with(|| a.created_at.cmp(&b.created_at))
+        .then_with(|| a.seq.cmp(&b.seq))
+}
+
+/// Every row of a phase's leaderboard against `reference_id`, as an organizer sees it.
+pub async fn rows(
+    conn: &mut SqliteConnection,
+    phase_id: &PhaseId,
+    rule: LeaderboardRule,
+    reference_id: i64,
+) -> DbResult<Vec<LeaderboardRow>> {
+    let sql = format!(
+        "SELECT b.seq, b.id, b.team_id, t.name, b.created_at, b.file_sha256, b.description,
+             b.is_baseline, b.selected, {SCORE_COLUMNS}
+         FROM submissions b JOIN teams t ON t.id = b.team_id
+         JOIN scores s ON s.submission_seq = b.seq AND s.reference_id = ?
+         WHERE b.phase_id = ?"
+    );
+    let scored = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(reference_id)
+        .bind(phase_id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let last: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>(
+        "SELECT team_id, MAX(created_at) FROM submissions WHERE phase_id = ? GROUP BY team_id",
+    )
+    .bind(phase_id.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+
+    let mut entries: HashMap<i64, u32> = HashMap::new();
+    let mut candidates: Vec<(LeaderboardRow, bool)> = Vec::new();
+    for r in &scored {
+        let team_id: i64 = r.get("team_id");
+        let row = LeaderboardRow {
+            rank: None,
+            team: r.get("name"),
+            submission: r.get("id"),
+            created_at: r.get("created_at"),
+            file_sha256: r.get("file_sha256"),
+            description: r.get("description"),
+            baseline: r.get("is_baseline"),
+            entries: 0,
+            last_submission: last.get(&team_id).cloned().unwrap_or_default(),
+            scores: ScoreSummary::from_row(r),
+            seq: r.get("seq"),
+            team_id,
+        };
+        // NaN is stored as NULL, so a missing mAP is exactly "not rankable".
+        if row.scores.map.is_none() {
+            continue;
+        }
+        if !row.baseline {
+            *entries.entry(team_id).or_default() += 1;
+        }
+        candidates.push((row, r.get("selected")));
+    }
+
+    let mut chosen: HashMap<i64, (LeaderboardRow, bool)> = HashMap::new();
+    let mut out: Vec<LeaderboardRow> = Vec::new();
+    for (row, selected) in candidates {
+        if row.baseline {
+            out.push(row);
+            continue;
+        }
+        let replace = match chosen.get(&row.team_id) {
+            None => true,
+            Some((cur, cur_selected)) => match rule {
+                LeaderboardRule::Best => better(&row, cur) == Ordering::Less,
+                LeaderboardRule::Latest => (&row.created_at, row.seq) > (&cur.created_at, cur.seq),
+                LeaderboardRule::Selected => match (selected, *cur_selected) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => better(&row, cur) == Ordering::Less,
+                },
+            },
+        };
+        if replace {
+            chosen.insert(row.team_id, (row, selected));
+        }
+    }
+    out.extend(chosen.into_values().map(|(mut row, _)| {
+        row.entries = entries.get(&row.team_id).copied().unwrap_or(0);
+        row
+    }));
+    out.sort_by(better);
+    let mut rank = 0;
+    for row in &mut out {
+        if !row.baseline {
+            rank += 1;
+            row.rank = Some(rank);
+        }
+    }
+    Ok(out)
+}
+
+/// The leaderboard of `phase` as `viewer` may see it: organizers see everything; in a
+/// `public` phase everyone sees every row; in an `own` phase a team sees only its own row,
+/// without rank; a `hidden` phase is refused to everyone but organizers.
+pub async fn for_viewer(
+    pool: &SqlitePool,
+    phase: &Phase,
+    viewer: &Viewer,
+) -> DbResult<Result<Leaderboard, Denied>> {
+    let visibility = phase.effective_visibility();
+    let own_team = match (visibility, viewer) {
+        (_, Viewer::Organizer { .. }) | (Visibility::Public, _) => None,
+        (Visibility::Hidden, _) => return Ok(Err(Denied::Hidden)),
+        (Visibility::Own, Viewer::Anonymous) => return Ok(Err(Denied::SignInRequired)),
+        (Visibility::Own, Viewer::Team { team_id, .. }) => Some(*team_id),
+    };
+    let mut board = Leaderboard {
+        phase: phase.id.to_string(),
+        visibility,
+        rule: phase.rule,
+        reference_version: None,
+        demo_reference: false,
+        rows: Vec::new(),
+    };
+    let Some(reference_id) = phase.active_reference_id else {
+        return Ok(Ok(board));
+    };
+    if let Some(version) = super::references::get(pool, reference_id).await? {
+        board.reference_version = Some(version.version);
+        board.demo_reference = version.is_demo;
+    }
+    let mut conn = pool.acquire().await?;
+    let mut rows = rows(&mut conn, &phase.id, phase.rule, reference_id).await?;
+    if let Some(team) = own_team {
+        rows.retain(|r| r.team_id == team && !r.baseline);
+        for r in &mut rows {
+            r.rank = None;
+        }
+    }
+    board.rows = rows;
+    Ok(Ok(board))
+}

@@ -1,0 +1,52 @@
+//! Every SQL statement of the server. Routes and workers call these functions; nothing else
+//! writes SQL. Reads that show scores take a [`Viewer`](crate::domain::Viewer) and apply
+//! visibility here, so no page, API route or export can forget it.
+
+pub mod jobs;
+pub mod leaderboard;
+pub mod people;
+pub mod phases;
+pub mod references;
+pub mod seed;
+pub mod submissions;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+/// Result of a database call.
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+/// Opens (creating when missing) the database at `path` in WAL mode and applies the
+/// migrations. Several processes may open it at once (the server and the admin commands):
+/// writers wait for each other up to the busy timeout instead of failing.
+pub async fn connect(path: &Path) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(30));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+/// Writes a consistent copy of the live database to `out` (works while the server runs).
+pub async fn backup(pool: &SqlitePool, out: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        anyhow::bail!("{} already exists; choose a new file", out.display());
+    }
+    sqlx::query("VACUUM INTO ?")
+        .bind(out.display().to_string())
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! # tailboard: the CXR-LT leaderboard server
+//!
+//! `tailboard serve` hosts a challenge on top of the [`scoring`] engine. Data flows one way:
+//!
+//! ```text
+//! upload -> routes::upload (stream to tmp/, SHA-256, size limit) -> engine validation
+//!        -> quota check + insert in one transaction -> jobs queue (SQLite)
+//!        -> worker (engine: point scores, then bootstrap) -> scores rows
+//!        -> db::leaderboard (visibility applied for the viewer) -> JSON / CSV / pages
+//! ```
+//!
+//! Modules: [`config`] (competition TOML, built-in CXR-LT 2024), [`domain`] (parsed types:
+//! `PhaseId`, `Visibility`, `LeaderboardRule`, `TeamName`, `Viewer`...), [`db`] (every SQL
+//! statement; read functions take a `Viewer`), [`routes`] (REST API, pages), [`worker`]
+//! (scoring loops), [`export`] (CSV), [`auth`] (passwords, tokens, sessions), [`store`] (the
+//! data folder), [`admin`] (the admin commands), [`demo`] (the embedded demo).
+//!
+//! ## Choices where the spec is silent
+//! - **Data folder**: `tailboard.sqlite` (WAL), `files/ab/<sha256>` (each upload and each
+//!   reference version stored once by content, written to `tmp/` then fsync + rename),
+//!   `tmp/` (cleared at start), `cookie.key` (session signing key, mode 600).
+//! - **Ids**: submissions have a public id of 128 random bits (32 hex digits); the internal
+//!   sequence number that orders the queue never leaves the server. A submission of another
+//!   team answers 404 exactly like an id that does not exist.
+//! - **Quotas** (per team and phase): scored uploads per rolling 24 h and in total count every
+//!   accepted upload except failed runs, refunded ones and baselines (a crash never costs a
+//!   slot). Refused uploads count only against the refused cap, per rolling 24 h; at the cap
+//!   further uploads are answered 429 without being validated. The scored-quota check and the
+//!   insert share one `BEGIN IMMEDIATE` transaction, so parallel uploads cannot overshoot. The
+//!   refused cap is checked before validation without a lock: parallel refused uploads may
+//!   pass it by the number in flight, which bounds probing just the same.
+//! - **Deadlines**: start inclusive, end exclusive, checked when the upload starts and again
+//!   when it has fully arrived.
+//! - **Queue**: stage 1 (point scores) before stage 2 (bootstrap), oldest first within a
+//!   stage. Results are written with the job's claim token in one transaction: exactly once.
+//!   Jobs left `running` are re-queued at start; a job that crashed the scorer 3 times fails.
+//! - **Reference versions**: a new version queues a re-score of every submission of the
+//!   phase; the leaderboard keeps the previous version until all point scores against the new
+//!   one are in, then switches and records the rank movements.
+//! - **Leaderboard rule `selected`**: a team that selected nothing is shown with its best.
+//!   `latest` is the team's latest *scored* submission (a failed one is never shown).
+//! - **`own` visibility**: a team sees only its own row, without a rank (a rank would reveal
+//!   how others did); anonymous viewers are asked to sign in.
+//! - **Organizer uploads** are baselines of the team "Organizers (baselines)": shown, never
+//!   ranked, outside the quotas.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod export;
+pub mod routes;
+pub mod store;
+pub mod worker;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::cookie::Key;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use scoring::submission::Limits;
+use sqlx::SqlitePool;
+use tokio::sync::{watch, Notify};
+
+use crate::config::CompetitionConfig;
+use crate::store::DataDir;
+
+/// Everything a request handler or worker needs; shared behind an `Arc`.
+pub struct AppState {
+    /// The database.
+    pub pool: SqlitePool,
+    /// The data folder.
+    pub store: DataDir,
+    /// Signs session cookies.
+    pub cookie_key: Key,
+    /// Parsed reference versions.
+    pub references: worker::References,
+    /// Wakes a worker when a job is queued.
+    pub queue: Notify,
+    /// Upload limits handed to the engine.
+    pub limits: Limits,
+    /// Mark cookies `Secure` (set when served behind TLS).
+    pub secure_cookies: bool,
+}
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Data folder (created when missing).
+    pub data_dir: PathBuf,
+    /// Address to listen on, e.g. `127.0.0.1:8080` (`127.0.0.1:0` picks a free port).
+    pub bind: String,
+    /// The competition.
+    pub config: CompetitionConfig,
+    /// Scoring worker loops (0 = none, e.g. to inspect the queue in tests).
+    pub workers: usize,
+    /// Install the synthetic demo labels and baselines where a phase has no labels yet.
+    pub demo: Option<demo::DemoSizes>,
+    /// Upload limits.
+    pub limits: Limits,
+    /// Mark session cookies `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    /// The defaults of `tailboard serve` with no arguments: `./tailboard-data`,
+    /// `127.0.0.1:8080`, the built-in CXR-LT 2024 competition with the demo, one worker per
+    /// core.
+    pub fn embedded_default() -> Settings {
+        Settings {
+            data_dir: PathBuf::from("tailboard-data"),
+            bind: "127.0.0.1:8080".into(),
+            config: CompetitionConfig::cxr_lt_2024(),
+            workers: default_workers(),
+            demo: Some(demo::DemoSizes::default()),
+            limits: Limits::default(),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// One worker per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A bound, ready-to-run server with its workers.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: Arc<AppState>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+    /// Login and password of the organizer account created at this start (first start only).
+    pub first_organizer: Option<(String, String)>,
+}
+
+impl Application {
+    /// Opens the data folder, migrates and seeds the database, re-queues interrupted jobs,
+    /// installs the demo when asked, binds the address and starts the workers.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = DataDir::open(&settings.data_dir)?;
+        store.clear_temp()?;
+        let pool = db::connect(&store.database()).await?;
+        db::seed::seed(&pool, &settings.config, settings.demo.is_some()).await?;
+        let requeued = db::jobs::requeue_running(&pool).await?;
+        if requeued > 0 {
+            tracing::info!("re-queued {requeued} scoring jobs interrupted by the last stop");
+        }
+        let first_organizer = demo::ensure_organizer(&pool).await?;
+        if let Some(sizes) = &settings.demo {
+            demo::install(&pool, &store, sizes).await?;
+        }
+        let cookie_key = auth::load_or_create_key(&store.cookie_key())?;
+        let state = Arc::new(AppState {
+            pool,
+            store,
+            cookie_key,
+            references: worker::References::default(),
+            queue: Notify::new(),
+            limits: settings.limits.clone(),
+            secure_cookies: settings.secure_cookies,
+        });
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(routes::api::configure)
+        })
+        .listen(listener)?
+        .run();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let workers = worker::spawn(state.clone(), settings.workers, shutdown_rx);
+        Ok(Application {
+            port,
+            server,
+            state,
+            workers,
+            shutdown,
+            first_organizer,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (database pool, data folder).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the HTTP server (the workers stop with it).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, then stops the workers and waits for them.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        for w in self.workers {
+            let _ = w.await;
+        }
+        self.state.pool.close().await;
+        result
+    }
+}

@@ -1,0 +1,410 @@
+//! The REST API, `/api/v1/...`, as specified in server.md, plus the organizer and account
+//! endpoints the web pages also offer (registration, tokens, approval, reveal, reference
+//! upload). Every read goes through a `db` function that applies visibility for the viewer.
+
+use actix_multipart::Multipart;
+use actix_web::{get, post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::upload::{self, Uploader};
+use super::ApiError;
+use crate::db;
+use crate::db::leaderboard::Denied;
+use crate::domain::{Login, Password, Phase, PhaseId, SubmissionId, TeamName, Viewer};
+use crate::export;
+use crate::AppState;
+
+/// Registers every API route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(competition)
+            .service(sample_submission)
+            .service(create_submission)
+            .service(list_submissions)
+            .service(get_submission)
+            .service(select_submission)
+            .service(leaderboard_json)
+            .service(leaderboard_csv)
+            .service(register)
+            .service(create_token)
+            .service(list_teams)
+            .service(approve_team)
+            .service(reveal)
+            .service(load_reference)
+            .service(queue),
+    );
+}
+
+async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, ApiError> {
+    let missing = || ApiError::NotFound(format!("no phase \"{}\"", raw.chars().take(64).collect::<String>()));
+    let id = PhaseId::parse(raw).ok_or_else(missing)?;
+    db::phases::get(&state.pool, &id).await?.ok_or_else(missing)
+}
+
+fn require_organizer(viewer: &Viewer) -> Result<(), ApiError> {
+    match viewer {
+        Viewer::Organizer { .. } => Ok(()),
+        Viewer::Anonymous => Err(ApiError::Unauthorized),
+        Viewer::Team { .. } => Err(ApiError::Forbidden("organizers only".into())),
+    }
+}
+
+#[derive(Serialize)]
+struct PhaseJson {
+    id: String,
+    task: String,
+    name: String,
+    start: String,
+    end: String,
+    visibility: &'static str,
+    open: bool,
+    rule: &'static str,
+    quotas: crate::domain::Quotas,
+    labels: Vec<String>,
+    reference_version: Option<i64>,
+    demo_reference: bool,
+}
+
+/// `GET /api/v1/competition`: tasks and phases with their deadlines, policies and labels.
+#[get("/competition")]
+async fn competition(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let info = db::phases::competition(&state.pool).await?;
+    let now = chrono::Utc::now();
+    let mut tasks: Vec<serde_json::Value> = Vec::new();
+    let mut current: Option<(String, String, Vec<serde_json::Value>)> = None;
+    for phase in db::phases::list(&state.pool).await? {
+        let version = match phase.active_reference_id {
+            Some(id) => db::references::get(&state.pool, id).await?,
+            None => None,
+        };
+        let json = PhaseJson {
+            id: phase.id.to_string(),
+            task: phase.task_id.clone(),
+            name: phase.name.clone(),
+            start: crate::domain::ts(phase.starts_at),
+            end: crate::domain::ts(phase.ends_at),
+            visibility: phase.effective_visibility().as_str(),
+            open: phase.is_open(now),
+            rule: phase.rule.as_str(),
+            quotas: phase.quotas,
+            labels: phase.task.task().labels,
+            reference_version: version.as_ref().map(|v| v.version),
+            demo_reference: version.is_some_and(|v| v.is_demo),
+        };
+        let json = serde_json::to_value(json).expect("serializable");
+        match &mut current {
+            Some((id, _, phases)) if *id == phase.task_id => phases.push(json),
+            _ => {
+                if let Some((id, name, phases)) = current.take() {
+                    tasks.push(serde_json::json!({"id": id, "name": name, "phases": phases}));
+                }
+                current = Some((phase.task_id.clone(), phase.task_name.clone(), vec![json]));
+            }
+        }
+    }
+    if let Some((id, name, phases)) = current {
+        tasks.push(serde_json::json!({"id": id, "name": name, "phases": phases}));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": info.as_ref().map(|i| i.id.clone()),
+        "title": info.as_ref().map(|i| i.title.clone()),
+        "description": info.as_ref().map(|i| i.description.clone()),
+        "demo": info.as_ref().is_some_and(|i| i.is_demo),
+        "time_zone": "UTC",
+        "tasks": tasks,
+    })))
+}
+
+/// `GET /api/v1/phases/{phase}/sample-submission.csv`: a valid submission (every reference
+/// id, 0.5 everywhere) for teams and organizers.
+#[get("/phases/{phase}/sample-submission.csv")]
+async fn sample_submission(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    if viewer == Viewer::Anonymous {
+        return Err(ApiError::Unauthorized);
+    }
+    let phase = phase_or_404(&state, &path).await?;
+    let version = db::references::latest(&state.pool, phase.id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("phase {} has no reference labels yet", phase.id)))?;
+    let reference = state
+        .references
+        .get(&state, version.id)
+        .await
+        .map_err(ApiError::Internal)?;
+    let body = web::block(move || export::sample_submission(&reference))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}-sample-submission.csv\"", phase.id),
+        ))
+        .body(body))
+}
+
+/// `POST /api/v1/phases/{phase}/submissions`: multipart `file` (+ `description`).
+/// 202 queued, 422 refused, 429 over quota, 409 closed, 401 without a valid token.
+/// An organizer's upload is stored as a baseline (shown, never ranked).
+#[post("/phases/{phase}/submissions")]
+async fn create_submission(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let uploader = match viewer {
+        Viewer::Anonymous => return Err(ApiError::Unauthorized),
+        Viewer::Team { approved: false, .. } => {
+            return Err(ApiError::Forbidden(
+                "your team is waiting for an organizer's approval".into(),
+            ))
+        }
+        Viewer::Team { team_id, user_id, .. } => Uploader {
+            team_id,
+            user_id,
+            baseline: false,
+        },
+        Viewer::Organizer { user_id } => Uploader {
+            team_id: db::people::baseline_team(&state.pool).await?,
+            user_id: Some(user_id),
+            baseline: true,
+        },
+    };
+    let phase = phase_or_404(&state, &path).await?;
+    if !uploader.baseline {
+        upload::precheck(&state, &phase, uploader.team_id).await?;
+    }
+    let received = upload::receive(&state, payload, state.limits.max_upload_bytes).await?;
+    let id = upload::submit(&state, &phase, uploader, received).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"id": id, "status": "queued"})))
+}
+
+/// `GET /api/v1/phases/{phase}/submissions`: the viewer's team's submissions (organizers:
+/// every submission), scores only where visible.
+#[get("/phases/{phase}/submissions")]
+async fn list_submissions(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let phase = phase_or_404(&state, &path).await?;
+    let rows = match viewer {
+        Viewer::Anonymous => return Err(ApiError::Unauthorized),
+        Viewer::Organizer { .. } => db::submissions::list_for_phase(&state.pool, &phase).await?,
+        Viewer::Team { team_id, .. } => {
+            db::submissions::list_for_team(&state.pool, &phase, team_id, &viewer).await?
+        }
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({"phase": phase.id, "submissions": rows})))
+}
+
+/// `GET /api/v1/submissions/{id}`: status, scores (when visible), per-class table (same
+/// rule), error. Other teams' submissions answer 404, like ids that do not exist.
+#[get("/submissions/{id}")]
+async fn get_submission(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    if viewer == Viewer::Anonymous {
+        return Err(ApiError::Unauthorized);
+    }
+    let not_found = || ApiError::NotFound("no such submission".into());
+    let id = SubmissionId::parse(&path).ok_or_else(not_found)?;
+    let (_, view) = db::submissions::get_for_viewer(&state.pool, &id, &viewer, true)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/submissions/{id}/select`: the team's choice for a `selected` leaderboard.
+#[post("/submissions/{id}/select")]
+async fn select_submission(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let team_id = match viewer {
+        Viewer::Anonymous => return Err(ApiError::Unauthorized),
+        Viewer::Organizer { .. } => return Err(ApiError::Forbidden("teams only".into())),
+        Viewer::Team { team_id, .. } => team_id,
+    };
+    let not_found = || ApiError::NotFound("no such submission".into());
+    let id = SubmissionId::parse(&path).ok_or_else(not_found)?;
+    if !db::submissions::select(&state.pool, &id, team_id).await? {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "selected": true})))
+}
+
+async fn board(
+    state: &AppState,
+    raw: &str,
+    viewer: &Viewer,
+) -> Result<db::leaderboard::Leaderboard, ApiError> {
+    let phase = phase_or_404(state, raw).await?;
+    match db::leaderboard::for_viewer(&state.pool, &phase, viewer).await? {
+        Ok(board) => Ok(board),
+        Err(Denied::Hidden) => Err(ApiError::Forbidden(format!(
+            "the leaderboard of phase {} is hidden until the organizers reveal it",
+            phase.id
+        ))),
+        Err(Denied::SignInRequired) => Err(ApiError::Unauthorized),
+    }
+}
+
+/// `GET /api/v1/phases/{phase}/leaderboard`.
+#[get("/phases/{phase}/leaderboard")]
+async fn leaderboard_json(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(board(&state, &path, &viewer).await?))
+}
+
+/// `GET /api/v1/phases/{phase}/leaderboard.csv`: the same rows as CSV.
+#[get("/phases/{phase}/leaderboard.csv")]
+async fn leaderboard_csv(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let board = board(&state, &path, &viewer).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}-leaderboard.csv\"", board.phase),
+        ))
+        .body(export::leaderboard_csv(&board.rows)))
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    team: String,
+    login: String,
+    password: String,
+}
+
+/// `POST /api/v1/register` `{"team","login","password"}`: a new team waiting for approval.
+#[post("/register")]
+async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<Registration>,
+) -> Result<HttpResponse, ApiError> {
+    let bad = |e: crate::domain::NameError| ApiError::BadRequest(e.0);
+    let team = TeamName::parse(&body.team).map_err(bad)?;
+    let login = Login::parse(&body.login).map_err(bad)?;
+    let password = Password::parse(&body.password).map_err(bad)?;
+    let (team_id, _) = db::people::register_team(&state.pool, &team, &login, &password)
+        .await?
+        .map_err(|e| ApiError::Conflict(e.0))?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "team": team.as_str(), "team_id": team_id, "status": "waiting for approval"
+    })))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    login: String,
+    password: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// `POST /api/v1/tokens` `{"login","password"}`: a new API token for the member's team (or
+/// the organizer), shown this once. Refused until the team is approved.
+#[post("/tokens")]
+async fn create_token(
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = db::people::check_login(&state.pool, &body.login, &body.password)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let owner = match db::people::user_owner(&state.pool, user_id).await? {
+        Some((owner, true)) => owner,
+        Some((_, false)) => {
+            return Err(ApiError::Forbidden(
+                "your team is waiting for an organizer's approval".into(),
+            ))
+        }
+        None => return Err(ApiError::Unauthorized),
+    };
+    let label = body.label.clone().unwrap_or_else(|| "api".into());
+    let token = db::people::create_token(&state.pool, owner, &label).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "token": token })))
+}
+
+/// `GET /api/v1/teams` (organizers): every team, waiting ones first.
+#[get("/teams")]
+async fn list_teams(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+    require_organizer(&viewer)?;
+    Ok(HttpResponse::Ok().json(db::people::list_teams(&state.pool).await?))
+}
+
+/// `POST /api/v1/teams/{id}/approve` (organizers).
+#[post("/teams/{id}/approve")]
+async fn approve_team(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    require_organizer(&viewer)?;
+    if !db::people::approve_team(&state.pool, *path).await? {
+        return Err(ApiError::NotFound("no such team".into()));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"team_id": *path, "approved": true})))
+}
+
+/// `POST /api/v1/phases/{phase}/reveal` (organizers): makes a hidden or own phase public.
+#[post("/phases/{phase}/reveal")]
+async fn reveal(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    require_organizer(&viewer)?;
+    let phase = phase_or_404(&state, &path).await?;
+    db::phases::reveal(&state.pool, &phase.id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"phase": phase.id, "visibility": "public"})))
+}
+
+/// `POST /api/v1/phases/{phase}/reference` (organizers, multipart `file`): a new version of
+/// the reference labels; every submission of the phase is re-scored against it.
+#[post("/phases/{phase}/reference")]
+async fn load_reference(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    require_organizer(&viewer)?;
+    let phase = phase_or_404(&state, &path).await?;
+    let received = upload::receive(&state, payload, state.limits.max_csv_bytes).await?;
+    let bytes = std::fs::read(&received.temp)?;
+    let version = crate::admin::add_reference(&state.pool, &state.store, &phase, bytes, false)
+        .await
+        .map_err(|e| match e {
+            crate::admin::AdminError::Refused(why) => ApiError::Refused(why),
+            other => ApiError::Internal(other.into()),
+        })?;
+    state.queue.notify_one();
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "phase": phase.id, "version": version.version, "rows": version.rows
+    })))
+}
+
+/// `GET /api/v1/queue` (organizers): waiting and running jobs in the order they run.
+#[get("/queue")]
+async fn queue(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+    require_organizer(&viewer)?;
+    Ok(HttpResponse::Ok().json(db::jobs::pending(&state.pool).await?))
+}

@@ -1,0 +1,77 @@
+//! HTTP routes: the REST API ([`api`]) and, next to it, the server-rendered pages. Routes
+//! parse input, call `db` and the engine (off the async executor), and render; they never
+//! compute a metric and never decide visibility themselves (the `db` read functions do).
+
+pub mod api;
+pub mod upload;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// An error answered as `{"error": "..."}` with its status code. The message is the one
+/// line the client reads; internal errors are logged and answered with a generic line.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no, bad or expired credentials.
+    #[error("missing or invalid API token")]
+    Unauthorized,
+    /// 403: authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing (or not visible to the viewer: the two look the same).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the phase is closed or not ready.
+    #[error("{0}")]
+    Conflict(String),
+    /// 400: malformed request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: the upload was refused by validation.
+    #[error("{0}")]
+    Refused(String),
+    /// 429: over a quota.
+    #[error("{0}")]
+    TooMany(String),
+    /// 500: a bug or a broken disk; details go to the log only.
+    #[error("internal error; the organizers have been notified in the server log")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!("internal error: {e:#}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(serde_json::json!({ "error": self.to_string() }))
+    }
+}

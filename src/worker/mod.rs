@@ -1,0 +1,174 @@
+//! Scoring workers: a fixed number of loops (default one per core) that take jobs off the
+//! durable queue in `db::jobs` and run the engine on tokio's blocking threads, so scoring
+//! never stalls the web server. A worker wakes when an upload is queued, and polls once a
+//! second for jobs added by another process (the admin command `load-reference`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use scoring::bootstrap::{BootstrapOptions, Sampler};
+use scoring::reference::Reference;
+use tokio::sync::watch;
+
+use crate::db;
+use crate::db::jobs::ClaimedJob;
+use crate::AppState;
+
+/// Parsed reference versions, shared by upload validation and the workers (parsing a
+/// Task-1-size reference once per job would dominate scoring time). Versions never change
+/// once stored, so entries never go stale.
+#[derive(Default)]
+pub struct References {
+    cache: Mutex<HashMap<i64, Arc<Reference>>>,
+}
+
+impl References {
+    /// The parsed reference version `id`.
+    pub async fn get(&self, state: &AppState, id: i64) -> anyhow::Result<Arc<Reference>> {
+        if let Some(r) = self.cache.lock().expect("not poisoned").get(&id) {
+            return Ok(r.clone());
+        }
+        let version = db::references::get(&state.pool, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("reference version {id} does not exist"))?;
+        let phase_id = crate::domain::PhaseId::parse(&version.phase_id).expect("valid id");
+        let phase = db::phases::get(&state.pool, &phase_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("phase {phase_id} does not exist"))?;
+        let store = state.store.clone();
+        let reference = tokio::task::spawn_blocking(move || -> anyhow::Result<Reference> {
+            let bytes = store.get(&version.file_sha256)?;
+            Ok(Reference::parse(&bytes, Some(phase.task.task()))?)
+        })
+        .await??;
+        let reference = Arc::new(reference);
+        self.cache
+            .lock()
+            .expect("not poisoned")
+            .insert(id, reference.clone());
+        Ok(reference)
+    }
+}
+
+/// Starts `count` worker loops; they stop when `shutdown` turns true.
+pub fn spawn(
+    state: Arc<AppState>,
+    count: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
+        .map(|n| {
+            let state = state.clone();
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tracing::debug!("scoring worker {n} started");
+                loop {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                    match db::jobs::claim(&state.pool).await {
+                        Ok(Some(job)) => run(&state, job).await,
+                        Ok(None) => {
+                            tokio::select! {
+                                _ = state.queue.notified() => {}
+                                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                                _ = shutdown.changed() => {}
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!("worker {n}: cannot read the queue: {e}");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Runs one job and records its outcome (results or the one-line reason).
+async fn run(state: &AppState, job: ClaimedJob) {
+    let outcome = match job.stage {
+        1 => stage_scores(state, &job).await,
+        _ => stage_intervals(state, &job).await,
+    };
+    let recorded = match outcome {
+        Ok(()) => Ok(()),
+        Err(reason) => {
+            tracing::warn!("job {} (stage {}) failed: {reason}", job.id, job.stage);
+            db::jobs::fail(&state.pool, &job, &reason).await.map(|_| ())
+        }
+    };
+    if let Err(e) = recorded {
+        // The job stays `running`; the next start re-queues it.
+        tracing::error!("job {}: cannot record the outcome: {e}", job.id);
+    }
+}
+
+/// Reads the stored submission and validates it against the reference (on a blocking
+/// thread), then runs `compute` there too.
+async fn with_predictions<T: Send + 'static>(
+    state: &AppState,
+    job: &ClaimedJob,
+    compute: impl FnOnce(&Reference, &scoring::submission::Predictions) -> Result<T, String>
+        + Send
+        + 'static,
+) -> Result<T, String> {
+    let reference = state
+        .references
+        .get(state, job.reference_id)
+        .await
+        .map_err(|e| format!("reference labels unavailable: {e}"))?;
+    let store = state.store.clone();
+    let limits = state.limits.clone();
+    let sha = job.file_sha256.clone();
+    tokio::task::spawn_blocking(move || {
+        let bytes = store
+            .get(&sha)
+            .map_err(|e| format!("stored submission file unreadable: {e}"))?;
+        let predictions = scoring::submission::validate_upload(
+            &bytes,
+            &reference.task,
+            Some(&reference),
+            &limits,
+        )
+        .map_err(|e| e.to_string())?;
+        compute(&reference, &predictions)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!("scoring panicked: {e}");
+        "internal error while scoring; an organizer will look at it".to_string()
+    })?
+}
+
+async fn stage_scores(state: &AppState, job: &ClaimedJob) -> Result<(), String> {
+    let scores = with_predictions(state, job, |reference, predictions| {
+        scoring::metrics::score(reference, predictions).map_err(|e| e.to_string())
+    })
+    .await?;
+    db::jobs::complete_scores(&state.pool, job, &scores)
+        .await
+        .map_err(|e| format!("cannot store scores: {e}"))?;
+    // Stage 2 was queued by the same transaction; wake a worker for it.
+    state.queue.notify_one();
+    Ok(())
+}
+
+async fn stage_intervals(state: &AppState, job: &ClaimedJob) -> Result<(), String> {
+    let replicates = job.bootstrap_replicates.max(0) as usize;
+    let intervals = with_predictions(state, job, move |reference, predictions| {
+        let options = BootstrapOptions {
+            replicates,
+            ..BootstrapOptions::default()
+        };
+        let sampler = Sampler::for_reference(reference, options);
+        Ok(scoring::bootstrap::intervals(&sampler, reference, predictions))
+    })
+    .await?;
+    db::jobs::complete_intervals(&state.pool, job, &intervals)
+        .await
+        .map_err(|e| format!("cannot store intervals: {e}"))?;
+    Ok(())
+}
