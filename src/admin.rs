@@ -59,10 +59,12 @@ pub async fn create_organizer(pool: &SqlitePool, name: &str) -> Result<String, A
     let user_id = db::people::create_organizer(pool, &login, None)
         .await?
         .map_err(|e| AdminError::Refused(e.0))?;
-    Ok(
-        db::people::create_token(pool, TokenOwner::Organizer(user_id), "admin create-organizer")
-            .await?,
+    Ok(db::people::create_token(
+        pool,
+        TokenOwner::Organizer(user_id),
+        "admin create-organizer",
     )
+    .await?)
 }
 
 /// The phase with this id, or a one-line refusal.
@@ -86,7 +88,9 @@ pub async fn add_reference(
     let (rows, sha) = tokio::task::spawn_blocking(move || -> Result<_, AdminError> {
         let reference = scoring::reference::Reference::parse(&bytes, Some(task))
             .map_err(|e| AdminError::Refused(e.to_string()))?;
-        let sha = store2.put(&bytes).map_err(|e| AdminError::Other(e.into()))?;
+        let sha = store2
+            .put(&bytes)
+            .map_err(|e| AdminError::Other(e.into()))?;
         Ok((reference.len(), sha))
     })
     .await

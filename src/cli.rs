@@ -79,7 +79,10 @@ pub enum AdminAction {
 
 /// `tailboard admin ... --data DIR ...`: works while a server runs on the same folder.
 pub fn admin(data: &Path, action: AdminAction) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };

@@ -154,11 +154,10 @@ impl CompetitionConfig {
         for task in &mut config.tasks {
             if let Some(rel) = &task.task_toml {
                 let path = base.map(|b| b.join(rel)).unwrap_or_else(|| rel.into());
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 task.task_toml_text = Some(text);
             }
         }
@@ -244,9 +243,8 @@ impl CompetitionConfig {
                 }
                 (None, Some(_)) => {
                     let text = task.task_toml_text.as_deref().unwrap_or_default();
-                    scoring::Task::from_toml_str(text).map_err(|e| {
-                        ConfigError::Invalid(format!("task \"{}\": {e}", task.id))
-                    })?;
+                    scoring::Task::from_toml_str(text)
+                        .map_err(|e| ConfigError::Invalid(format!("task \"{}\": {e}", task.id)))?;
                 }
                 _ => {
                     return Err(ConfigError::Invalid(format!(

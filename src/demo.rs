@@ -55,7 +55,10 @@ pub async fn ensure_organizer(pool: &SqlitePool) -> anyhow::Result<Option<(Strin
 pub async fn install(pool: &SqlitePool, store: &DataDir, sizes: &DemoSizes) -> anyhow::Result<()> {
     let baseline_team = db::people::baseline_team(pool).await?;
     for (n, phase) in db::phases::list(pool).await?.into_iter().enumerate() {
-        if db::references::latest(pool, phase.id.as_str()).await?.is_some() {
+        if db::references::latest(pool, phase.id.as_str())
+            .await?
+            .is_some()
+        {
             continue;
         }
         let task = phase.task.task();
@@ -80,14 +83,9 @@ pub async fn install(pool: &SqlitePool, store: &DataDir, sizes: &DemoSizes) -> a
             (data, baselines)
         })
         .await?;
-        let version = crate::admin::add_reference(
-            pool,
-            store,
-            &phase,
-            data.reference_csv.into_bytes(),
-            true,
-        )
-        .await?;
+        let version =
+            crate::admin::add_reference(pool, store, &phase, data.reference_csv.into_bytes(), true)
+                .await?;
         for ((description, _, _), csv) in BASELINES.iter().zip(baselines) {
             let sha = store.put(csv.as_bytes())?;
             let new = NewSubmission {
@@ -108,7 +106,10 @@ pub async fn install(pool: &SqlitePool, store: &DataDir, sizes: &DemoSizes) -> a
                 Accepted::OverQuota(why) => anyhow::bail!("demo baseline refused: {why}"),
             }
         }
-        tracing::info!("phase {}: demo labels ({rows} images) and baselines installed", phase.id);
+        tracing::info!(
+            "phase {}: demo labels ({rows} images) and baselines installed",
+            phase.id
+        );
     }
     Ok(())
 }

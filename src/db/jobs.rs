@@ -59,16 +59,19 @@ pub async fn requeue_running(pool: &SqlitePool) -> DbResult<u64> {
     .await?;
     for r in &failed {
         if r.get::<i64, _>("stage") == 1 {
-            set_submission_status(&mut tx, r.get("submission_seq"), Some(
-                "scoring stopped unexpectedly several times; an organizer will look at it",
-            ))
+            set_submission_status(
+                &mut tx,
+                r.get("submission_seq"),
+                Some("scoring stopped unexpectedly several times; an organizer will look at it"),
+            )
             .await?;
         }
     }
-    let requeued = sqlx::query("UPDATE jobs SET status = 'queued', claim = NULL WHERE status = 'running'")
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let requeued =
+        sqlx::query("UPDATE jobs SET status = 'queued', claim = NULL WHERE status = 'running'")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     sqlx::query(
         "UPDATE submissions SET status = 'queued' WHERE status = 'running' AND seq IN
              (SELECT submission_seq FROM jobs WHERE status = 'queued' AND stage = 1)",
@@ -175,7 +178,11 @@ async fn set_submission_status(
     if pending > 0 {
         return Ok(());
     }
-    let status = if error.is_some() { "failed" } else { "finished" };
+    let status = if error.is_some() {
+        "failed"
+    } else {
+        "finished"
+    };
     sqlx::query("UPDATE submissions SET status = ?, error = ? WHERE seq = ?")
         .bind(status)
         .bind(error)
@@ -196,7 +203,11 @@ fn finite_opt(x: Option<f64>) -> Option<f64> {
 
 /// Stores the point scores of a stage-1 job and queues its stage 2. Returns false when the
 /// claim was lost (nothing written).
-pub async fn complete_scores(pool: &SqlitePool, job: &ClaimedJob, scores: &Scores) -> DbResult<bool> {
+pub async fn complete_scores(
+    pool: &SqlitePool,
+    job: &ClaimedJob,
+    scores: &Scores,
+) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     if !finish(&mut tx, job).await? {
         return Ok(false);

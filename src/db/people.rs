@@ -1,7 +1,7 @@
 //! Teams, users (team members and organizers), API tokens and sessions.
 
 use chrono::{Duration, Utc};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::DbResult;
 use crate::auth::{hash_password, new_secret, secret_hash, verify_password};
@@ -15,9 +15,9 @@ fn taken(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-/// Creates a team; `Err(NameError)` when the name is taken.
-pub async fn create_team(
-    pool: &SqlitePool,
+/// Inserts a team; `Err(NameError)` when the name is taken.
+async fn insert_team(
+    conn: &mut SqliteConnection,
     name: &TeamName,
     approved: bool,
 ) -> DbResult<Result<i64, NameError>> {
@@ -25,7 +25,7 @@ pub async fn create_team(
         .bind(name.as_str())
         .bind(approved)
         .bind(ts(Utc::now()))
-        .execute(pool)
+        .execute(conn)
         .await;
     match done {
         Ok(r) => Ok(Ok(r.last_insert_rowid())),
@@ -34,6 +34,16 @@ pub async fn create_team(
         )))),
         Err(e) => Err(e),
     }
+}
+
+/// Creates a team; `Err(NameError)` when the name is taken.
+pub async fn create_team(
+    pool: &SqlitePool,
+    name: &TeamName,
+    approved: bool,
+) -> DbResult<Result<i64, NameError>> {
+    let mut conn = pool.acquire().await?;
+    insert_team(&mut conn, name, approved).await
 }
 
 /// Registers a team and its first member, waiting for an organizer's approval.
@@ -45,20 +55,9 @@ pub async fn register_team(
 ) -> DbResult<Result<(i64, i64), NameError>> {
     let phc = hash_password(password);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let now = ts(Utc::now());
-    let team = sqlx::query("INSERT INTO teams (name, approved, created_at) VALUES (?, 0, ?)")
-        .bind(name.as_str())
-        .bind(&now)
-        .execute(&mut *tx)
-        .await;
-    let team_id = match team {
-        Ok(r) => r.last_insert_rowid(),
-        Err(e) if taken(&e) => {
-            return Ok(Err(NameError(format!(
-                "team name \"{name}\" is already taken"
-            ))))
-        }
-        Err(e) => return Err(e),
+    let team_id = match insert_team(&mut tx, name, false).await? {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e)),
     };
     let user = sqlx::query(
         "INSERT INTO users (login, password_hash, team_id, created_at) VALUES (?, ?, ?, ?)",
@@ -66,13 +65,15 @@ pub async fn register_team(
     .bind(login.as_str())
     .bind(&phc)
     .bind(team_id)
-    .bind(&now)
+    .bind(ts(Utc::now()))
     .execute(&mut *tx)
     .await;
     let user_id = match user {
         Ok(r) => r.last_insert_rowid(),
         Err(e) if taken(&e) => {
-            return Ok(Err(NameError(format!("login \"{login}\" is already taken"))))
+            return Ok(Err(NameError(format!(
+                "login \"{login}\" is already taken"
+            ))))
         }
         Err(e) => return Err(e),
     };
@@ -158,7 +159,9 @@ pub async fn create_organizer(
     .await;
     match done {
         Ok(r) => Ok(Ok(r.last_insert_rowid())),
-        Err(e) if taken(&e) => Ok(Err(NameError(format!("login \"{login}\" is already taken")))),
+        Err(e) if taken(&e) => Ok(Err(NameError(format!(
+            "login \"{login}\" is already taken"
+        )))),
         Err(e) => Err(e),
     }
 }
@@ -242,9 +245,8 @@ pub async fn check_login(pool: &SqlitePool, login: &str, password: &str) -> DbRe
     };
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || {
-        let dummy = DUMMY_HASH.get_or_init(|| {
-            hash_password(&Password::parse(&new_secret()).expect("64 hex digits"))
-        });
+        let dummy = DUMMY_HASH
+            .get_or_init(|| hash_password(&Password::parse(&new_secret()).expect("64 hex digits")));
         verify_password(&password, phc.as_deref().unwrap_or(dummy)) && phc.is_some()
     })
     .await

@@ -4,9 +4,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::DbResult;
-use crate::domain::{
-    parse_ts, LeaderboardRule, Phase, PhaseId, Quotas, TaskDef, Visibility,
-};
+use crate::domain::{parse_ts, LeaderboardRule, Phase, PhaseId, Quotas, TaskDef, Visibility};
 
 const PHASE_COLUMNS: &str = "p.id, p.task_id, t.name AS task_name, p.name, p.starts_at,
     p.ends_at, p.visibility, p.revealed, p.rule, p.quota_per_day, p.quota_total,
@@ -58,7 +56,9 @@ pub async fn list(pool: &SqlitePool) -> DbResult<Vec<Phase>> {
         "SELECT {PHASE_COLUMNS} FROM phases p JOIN tasks t ON t.id = p.task_id
          ORDER BY t.position, p.position"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await?;
     Ok(rows.iter().map(phase_from_row).collect())
 }
 

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::DbResult;
 use crate::domain::{ts, PhaseId};
@@ -136,24 +136,51 @@ pub async fn add_version(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    queue_phase(&mut tx, phase_id, id).await?;
+    tx.commit().await?;
+    maybe_activate(pool, id).await?;
+    Ok(get(pool, id).await?.expect("just inserted"))
+}
+
+/// Queues a point-score job against `reference_id` for every submission of the phase.
+async fn queue_phase(
+    conn: &mut SqliteConnection,
+    phase_id: &PhaseId,
+    reference_id: i64,
+) -> DbResult<u64> {
     let seqs: Vec<i64> =
         sqlx::query_scalar("SELECT seq FROM submissions WHERE phase_id = ? ORDER BY seq")
             .bind(phase_id.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
-    for seq in seqs {
-        super::jobs::enqueue(&mut tx, seq, id, 1).await?;
+    for seq in &seqs {
+        super::jobs::enqueue(conn, *seq, reference_id, 1).await?;
     }
     sqlx::query(
         "UPDATE submissions SET status = 'queued', error = NULL
          WHERE phase_id = ? AND status <> 'running'",
     )
     .bind(phase_id.as_str())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
+    Ok(seqs.len() as u64)
+}
+
+/// Queues every submission of the phase for scoring again against the newest reference
+/// version; returns how many were queued.
+pub async fn rescore(pool: &SqlitePool, phase_id: &PhaseId) -> DbResult<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(id) FROM reference_versions WHERE phase_id = ?")
+            .bind(phase_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    let Some(newest) = newest else {
+        return Ok(0);
+    };
+    let queued = queue_phase(&mut tx, phase_id, newest).await?;
     tx.commit().await?;
-    maybe_activate(pool, id).await?;
-    Ok(get(pool, id).await?.expect("just inserted"))
+    Ok(queued)
 }
 
 /// Switches the phase's leaderboard to `reference_id` when it is the newest version and no
@@ -188,14 +215,12 @@ pub async fn maybe_activate(pool: &SqlitePool, reference_id: i64) -> DbResult<()
     };
     let after = super::leaderboard::rows(&mut tx, &phase_id, rule, reference_id).await?;
     let changes = rank_changes(&before, &after);
-    sqlx::query(
-        "UPDATE reference_versions SET activated_at = ?, rank_changes = ? WHERE id = ?",
-    )
-    .bind(ts(Utc::now()))
-    .bind(serde_json::to_string(&changes).expect("serializable"))
-    .bind(reference_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE reference_versions SET activated_at = ?, rank_changes = ? WHERE id = ?")
+        .bind(ts(Utc::now()))
+        .bind(serde_json::to_string(&changes).expect("serializable"))
+        .bind(reference_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE phases SET active_reference_id = ? WHERE id = ?")
         .bind(reference_id)
         .bind(phase_id.as_str())
@@ -222,7 +247,10 @@ fn rank_changes(
     teams
         .into_iter()
         .filter_map(|team| {
-            let (before, after) = (b.get(team).copied().flatten(), a.get(team).copied().flatten());
+            let (before, after) = (
+                b.get(team).copied().flatten(),
+                a.get(team).copied().flatten(),
+            );
             (before != after).then(|| RankChange {
                 team: team.clone(),
                 before,

@@ -129,7 +129,10 @@ pub async fn quota_status(
     .bind(&since)
     .fetch_one(&mut *conn)
     .await?;
-    let plus_day = |t: Option<String>| t.and_then(|t| parse_ts(&t)).map(|t| t + Duration::hours(24));
+    let plus_day = |t: Option<String>| {
+        t.and_then(|t| parse_ts(&t))
+            .map(|t| t + Duration::hours(24))
+    };
     Ok(QuotaStatus {
         quotas: phase.quotas,
         used_today: today as u32,

@@ -80,7 +80,9 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Password, NameError> {
         let n = raw.chars().count();
         if n < 10 {
-            return Err(NameError("password must have at least 10 characters".into()));
+            return Err(NameError(
+                "password must have at least 10 characters".into(),
+            ));
         }
         if n > 200 {
             return Err(NameError("password is longer than 200 characters".into()));

@@ -32,12 +32,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(approve_team)
             .service(reveal)
             .service(load_reference)
+            .service(list_references)
+            .service(quota)
+            .service(rescore)
             .service(queue),
     );
 }
 
 async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, ApiError> {
-    let missing = || ApiError::NotFound(format!("no phase \"{}\"", raw.chars().take(64).collect::<String>()));
+    let missing = || {
+        ApiError::NotFound(format!(
+            "no phase \"{}\"",
+            raw.chars().take(64).collect::<String>()
+        ))
+    };
     let id = PhaseId::parse(raw).ok_or_else(missing)?;
     db::phases::get(&state.pool, &id).await?.ok_or_else(missing)
 }
@@ -47,6 +55,20 @@ fn require_organizer(viewer: &Viewer) -> Result<(), ApiError> {
         Viewer::Organizer { .. } => Ok(()),
         Viewer::Anonymous => Err(ApiError::Unauthorized),
         Viewer::Team { .. } => Err(ApiError::Forbidden("organizers only".into())),
+    }
+}
+
+/// The phase named in the path, for an organizer-only route.
+async fn organizer_phase(state: &AppState, raw: &str, viewer: &Viewer) -> Result<Phase, ApiError> {
+    require_organizer(viewer)?;
+    phase_or_404(state, raw).await
+}
+
+fn require_team(viewer: &Viewer) -> Result<i64, ApiError> {
+    match viewer {
+        Viewer::Team { team_id, .. } => Ok(*team_id),
+        Viewer::Anonymous => Err(ApiError::Unauthorized),
+        Viewer::Organizer { .. } => Err(ApiError::Forbidden("teams only".into())),
     }
 }
 
@@ -130,7 +152,9 @@ async fn sample_submission(
     let phase = phase_or_404(&state, &path).await?;
     let version = db::references::latest(&state.pool, phase.id.as_str())
         .await?
-        .ok_or_else(|| ApiError::Conflict(format!("phase {} has no reference labels yet", phase.id)))?;
+        .ok_or_else(|| {
+            ApiError::Conflict(format!("phase {} has no reference labels yet", phase.id))
+        })?;
     let reference = state
         .references
         .get(&state, version.id)
@@ -143,7 +167,10 @@ async fn sample_submission(
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}-sample-submission.csv\"", phase.id),
+            format!(
+                "attachment; filename=\"{}-sample-submission.csv\"",
+                phase.id
+            ),
         ))
         .body(body))
 }
@@ -160,12 +187,16 @@ async fn create_submission(
 ) -> Result<HttpResponse, ApiError> {
     let uploader = match viewer {
         Viewer::Anonymous => return Err(ApiError::Unauthorized),
-        Viewer::Team { approved: false, .. } => {
+        Viewer::Team {
+            approved: false, ..
+        } => {
             return Err(ApiError::Forbidden(
                 "your team is waiting for an organizer's approval".into(),
             ))
         }
-        Viewer::Team { team_id, user_id, .. } => Uploader {
+        Viewer::Team {
+            team_id, user_id, ..
+        } => Uploader {
             team_id,
             user_id,
             baseline: false,
@@ -230,11 +261,7 @@ async fn select_submission(
     path: web::Path<String>,
     viewer: Viewer,
 ) -> Result<HttpResponse, ApiError> {
-    let team_id = match viewer {
-        Viewer::Anonymous => return Err(ApiError::Unauthorized),
-        Viewer::Organizer { .. } => return Err(ApiError::Forbidden("teams only".into())),
-        Viewer::Team { team_id, .. } => team_id,
-    };
+    let team_id = require_team(&viewer)?;
     let not_found = || ApiError::NotFound("no such submission".into());
     let id = SubmissionId::parse(&path).ok_or_else(not_found)?;
     if !db::submissions::select(&state.pool, &id, team_id).await? {
@@ -371,8 +398,7 @@ async fn reveal(
     path: web::Path<String>,
     viewer: Viewer,
 ) -> Result<HttpResponse, ApiError> {
-    require_organizer(&viewer)?;
-    let phase = phase_or_404(&state, &path).await?;
+    let phase = organizer_phase(&state, &path, &viewer).await?;
     db::phases::reveal(&state.pool, &phase.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"phase": phase.id, "visibility": "public"})))
 }
@@ -386,8 +412,7 @@ async fn load_reference(
     viewer: Viewer,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    require_organizer(&viewer)?;
-    let phase = phase_or_404(&state, &path).await?;
+    let phase = organizer_phase(&state, &path, &viewer).await?;
     let received = upload::receive(&state, payload, state.limits.max_csv_bytes).await?;
     let bytes = std::fs::read(&received.temp)?;
     let version = crate::admin::add_reference(&state.pool, &state.store, &phase, bytes, false)
@@ -407,4 +432,55 @@ async fn load_reference(
 async fn queue(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
     require_organizer(&viewer)?;
     Ok(HttpResponse::Ok().json(db::jobs::pending(&state.pool).await?))
+}
+
+/// `GET /api/v1/phases/{phase}/references` (organizers): reference versions, newest first,
+/// with the rank movements recorded when each became active.
+#[get("/phases/{phase}/references")]
+async fn list_references(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let phase = organizer_phase(&state, &path, &viewer).await?;
+    let versions = db::references::list(&state.pool, phase.id.as_str()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "phase": phase.id,
+        "active_reference_id": phase.active_reference_id,
+        "versions": versions,
+    })))
+}
+
+/// `POST /api/v1/phases/{phase}/rescore` (organizers): score every submission of the phase
+/// again against its newest reference version (e.g. after an engine fix).
+#[post("/phases/{phase}/rescore")]
+async fn rescore(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let phase = organizer_phase(&state, &path, &viewer).await?;
+    let queued = db::references::rescore(&state.pool, &phase.id).await?;
+    state.queue.notify_one();
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"phase": phase.id, "queued": queued})))
+}
+
+/// `GET /api/v1/phases/{phase}/quota` (teams): used and remaining uploads, and when the
+/// next daily slot frees up.
+#[get("/phases/{phase}/quota")]
+async fn quota(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let team_id = require_team(&viewer)?;
+    let phase = phase_or_404(&state, &path).await?;
+    let mut conn = state.pool.acquire().await?;
+    let status =
+        db::submissions::quota_status(&mut conn, &phase, team_id, chrono::Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "phase": phase.id,
+        "remaining": status.remaining(),
+        "status": status,
+    })))
 }

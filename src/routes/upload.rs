@@ -61,7 +61,8 @@ pub async fn receive(
     };
     let mut got_file = false;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| ApiError::BadRequest(format!("malformed upload: {e}")))?;
+        let mut field =
+            field.map_err(|e| ApiError::BadRequest(format!("malformed upload: {e}")))?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if got_file {
@@ -198,8 +199,13 @@ pub async fn submit(
         Ok(p) => p,
         Err(why) => {
             if !uploader.baseline {
-                db::submissions::record_refused(&state.pool, phase.id.as_str(), uploader.team_id, &why)
-                    .await?;
+                db::submissions::record_refused(
+                    &state.pool,
+                    phase.id.as_str(),
+                    uploader.team_id,
+                    &why,
+                )
+                .await?;
             }
             return Err(ApiError::Refused(why));
         }

@@ -164,7 +164,11 @@ async fn stage_intervals(state: &AppState, job: &ClaimedJob) -> Result<(), Strin
             ..BootstrapOptions::default()
         };
         let sampler = Sampler::for_reference(reference, options);
-        Ok(scoring::bootstrap::intervals(&sampler, reference, predictions))
+        Ok(scoring::bootstrap::intervals(
+            &sampler,
+            reference,
+            predictions,
+        ))
     })
     .await?;
     db::jobs::complete_intervals(&state.pool, job, &intervals)
