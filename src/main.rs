@@ -126,13 +126,24 @@ enum Admin {
     },
 }
 
+/// Maps the admin subcommand onto the server library's admin actions.
+fn run_admin(admin: Admin) -> ExitCode {
+    use tailboard::cli::AdminAction as A;
+    let (data, action) = match admin {
+        Admin::CreateTeam { data, name } => (data, A::CreateTeam { name }),
+        Admin::CreateOrganizer { data, name } => (data, A::CreateOrganizer { name }),
+        Admin::LoadReference { data, phase, file } => (data, A::LoadReference { phase, file }),
+        Admin::Reveal { data, phase } => (data, A::Reveal { phase }),
+        Admin::Backup { data, out } => (data, A::Backup { out }),
+    };
+    tailboard::cli::admin(&data, action)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { .. } | Command::Admin(_) => {
-            eprintln!("tailboard: the leaderboard server is not built yet");
-            return ExitCode::from(2);
-        }
+        Command::Serve { data, bind, config } => return tailboard::cli::serve(data, bind, config),
+        Command::Admin(admin) => return run_admin(admin),
         Command::Score {
             input,
             output,
