@@ -54,6 +54,8 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("parse");
     g.sample_size(10);
+    g.warm_up_time(std::time::Duration::from_secs(1));
+    g.measurement_time(std::time::Duration::from_secs(4));
     g.throughput(Throughput::Bytes(sub.len() as u64));
     g.bench_function("task1_with_reference", |b| {
         b.iter(|| parse_predictions(&sub, &task, Some(&reference)).unwrap())

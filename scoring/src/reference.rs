@@ -168,11 +168,11 @@ impl Reference {
             &csv[header.body_start..],
             header.first_body_row,
             names,
-            || ReferenceRows {
+            |rows| ReferenceRows {
                 roles: &roles,
-                ids: Vec::new(),
-                rows: Vec::new(),
-                labels: vec![Vec::new(); nlabels],
+                ids: Vec::with_capacity(rows),
+                rows: Vec::with_capacity(rows),
+                labels: (0..nlabels).map(|_| Vec::with_capacity(rows)).collect(),
                 clusters: Vec::new(),
             },
         )

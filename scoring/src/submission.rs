@@ -589,14 +589,14 @@ pub fn parse_predictions(
     let (roles, warnings) = plan_columns(&header.names, task)?;
     let body = &csv[header.body_start..];
     let nlabels = task.labels.len();
-    let chunks = table::parse_rows(body, header.first_body_row, &header.names, || {
+    let chunks = table::parse_rows(body, header.first_body_row, &header.names, |rows| {
         PredictionRows {
             roles: &roles,
             reference,
-            columns: vec![Vec::new(); nlabels],
-            rows: Vec::new(),
-            keys: Vec::new(),
-            ids: Vec::new(),
+            columns: (0..nlabels).map(|_| Vec::with_capacity(rows)).collect(),
+            rows: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(if reference.is_some() { rows } else { 0 }),
+            ids: Vec::with_capacity(if reference.is_some() { 0 } else { rows }),
             unknown: Vec::new(),
         }
     })
