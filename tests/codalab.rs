@@ -504,3 +504,50 @@ fn every_malformed_upload_of_the_shared_table_is_refused_by_the_scoring_program(
     }
     assert!(refused >= 25, "only {refused} refusal cases");
 }
+
+#[test]
+fn default_bootstrap_is_1000_replicates_and_reproducible() {
+    let t = tempfile::tempdir().unwrap();
+    let d = demo::generate(
+        &Task::builtin(3).unwrap(),
+        &DemoOptions {
+            rows: 400,
+            seed: 3,
+            id_columns: false,
+        },
+    );
+    let input = input_with_reference(t.path(), d.reference_csv.as_bytes(), None);
+    write(&input.join("res/preds.csv"), d.submission_csv.as_bytes());
+    let run = |name: &str, extra: &[&str]| -> (String, String) {
+        let output = t.path().join(name);
+        let out = score(&input, &output, extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |f: &str| std::fs::read_to_string(output.join(f)).unwrap();
+        (read("scores.json"), read("detailed_results.html"))
+    };
+    let (first, html) = run("a", &[]);
+    let (again, _) = run("b", &[]);
+    let (other_seed, _) = run("c", &["--seed", "5"]);
+    assert!(first.contains("\"mAUROC_ci_high\""));
+    assert!(
+        html.contains("from 1000 replicates (seed 20240826)"),
+        "{html}"
+    );
+    assert_eq!(first, again, "the same inputs must give the same intervals");
+    assert_ne!(first, other_seed, "another seed draws other replicates");
+    let point_scores = |json: &str| -> Vec<(String, u64)> {
+        bits(&scores_json(json))
+            .into_iter()
+            .filter(|(k, _)| !k.contains("_ci_"))
+            .collect()
+    };
+    assert_eq!(
+        point_scores(&first),
+        point_scores(&other_seed),
+        "point scores do not depend on the seed"
+    );
+}
