@@ -551,3 +551,57 @@ fn default_bootstrap_is_1000_replicates_and_reproducible() {
         "point scores do not depend on the seed"
     );
 }
+
+/// The bundle of `codalab/` (run.sh + metadata) with the built binary, run the way CodaLab
+/// v1.5 runs it: the `command:` of `metadata` with `$program`, `$input` and `$output`
+/// substituted, split on single spaces, no shell; the binary without its executable bit, as
+/// Python's `extractall` leaves it.
+#[cfg(unix)]
+#[test]
+fn the_codalab_bundle_runs_without_the_executable_bit() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let program = t.path().join("program");
+    std::fs::create_dir_all(&program).unwrap();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("codalab");
+    for f in ["run.sh", "metadata"] {
+        std::fs::copy(bundle.join(f), program.join(f)).unwrap();
+    }
+    std::fs::copy(env!("CARGO_BIN_EXE_tailboard"), program.join("tailboard")).unwrap();
+    std::fs::set_permissions(
+        program.join("tailboard"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+
+    let d = task2_demo(406);
+    let input = input_with_reference(t.path(), d.reference_csv.as_bytes(), None);
+    write(
+        &input.join("res/wrap/preds.csv"),
+        d.submission_csv.as_bytes(),
+    );
+    write(&input.join("res/metadata"), b"x");
+    let output = t.path().join("output");
+    std::fs::create_dir_all(&output).unwrap();
+
+    let metadata = std::fs::read_to_string(program.join("metadata")).unwrap();
+    let command = metadata
+        .lines()
+        .find_map(|l| l.strip_prefix("command: "))
+        .expect("metadata has a command line")
+        .replace("$program", program.to_str().unwrap())
+        .replace("$input", input.to_str().unwrap())
+        .replace("$output", output.to_str().unwrap());
+    let argv: Vec<&str> = command.split(' ').collect();
+    let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(names_in(&output).len(), SCORE_FILES.len());
+    let txt = std::fs::read_to_string(output.join("scores.txt")).unwrap();
+    assert!(codalab_scores_txt(&txt)
+        .iter()
+        .any(|(k, _)| k == "mAP_ci_low"));
+}
