@@ -33,7 +33,8 @@
 //!   when it has fully arrived.
 //! - **Queue**: stage 1 (point scores) before stage 2 (bootstrap), oldest first within a
 //!   stage. Results are written with the job's claim token in one transaction: exactly once.
-//!   Jobs left `running` are re-queued at start; a job that crashed the scorer 3 times fails.
+//!   Jobs left `running` are re-queued at start; a job that crashed the scorer 3 times fails;
+//!   a stage running longer than `job_timeout` (default 30 min) fails with that reason.
 //! - **Reference versions**: a new version queues a re-score of every submission of the
 //!   phase; the leaderboard keeps the previous version until all point scores against the new
 //!   one are in, then switches and records the rank movements.
@@ -59,6 +60,7 @@ pub mod worker;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServerHandle};
@@ -86,6 +88,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Mark cookies `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
+    /// A scoring stage running longer than this is failed (stuck-job guard).
+    pub job_timeout: Duration,
 }
 
 /// How to start the server.
@@ -105,6 +109,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Mark session cookies `Secure`.
     pub secure_cookies: bool,
+    /// A scoring stage running longer than this is failed with a clear reason, so no
+    /// submission sits in `running` for ever.
+    pub job_timeout: Duration,
 }
 
 impl Settings {
@@ -120,6 +127,7 @@ impl Settings {
             demo: Some(demo::DemoSizes::default()),
             limits: Limits::default(),
             secure_cookies: false,
+            job_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -167,6 +175,7 @@ impl Application {
             queue: Notify::new(),
             limits: settings.limits.clone(),
             secure_cookies: settings.secure_cookies,
+            job_timeout: settings.job_timeout,
         });
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();

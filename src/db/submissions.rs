@@ -570,3 +570,13 @@ pub async fn refund(pool: &SqlitePool, id: &SubmissionId) -> DbResult<bool> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Marks a submission as an organizer baseline (shown, never ranked) or back.
+pub async fn set_baseline(pool: &SqlitePool, id: &SubmissionId, baseline: bool) -> DbResult<bool> {
+    let done = sqlx::query("UPDATE submissions SET is_baseline = ? WHERE id = ?")
+        .bind(baseline)
+        .bind(id.as_str())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

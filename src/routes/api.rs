@@ -34,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(load_reference)
             .service(list_references)
             .service(quota)
+            .service(refund)
+            .service(mark_baseline)
             .service(rescore)
             .service(queue),
     );
@@ -211,7 +213,15 @@ async fn create_submission(
     if !uploader.baseline {
         upload::precheck(&state, &phase, uploader.team_id).await?;
     }
-    let received = upload::receive(&state, payload, state.limits.max_upload_bytes).await?;
+    let received = match upload::receive(&state, payload, state.limits.max_upload_bytes).await {
+        Err(ApiError::Refused(why)) if !uploader.baseline => {
+            // An oversized or empty upload counts against the refused-upload cap too.
+            let phase_id = phase.id.as_str();
+            db::submissions::record_refused(&state.pool, phase_id, uploader.team_id, &why).await?;
+            return Err(ApiError::Refused(why));
+        }
+        other => other?,
+    };
     let id = upload::submit(&state, &phase, uploader, received).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"id": id, "status": "queued"})))
 }
@@ -483,4 +493,46 @@ async fn quota(
         "remaining": status.remaining(),
         "status": status,
     })))
+}
+
+/// The submission named in the path, for an organizer-only route.
+fn organizer_submission(raw: &str, viewer: &Viewer) -> Result<SubmissionId, ApiError> {
+    require_organizer(viewer)?;
+    SubmissionId::parse(raw).ok_or_else(|| ApiError::NotFound("no such submission".into()))
+}
+
+/// `POST /api/v1/submissions/{id}/refund` (organizers): gives the submission's quota slot
+/// back to the team (e.g. after a run the team could not be blamed for).
+#[post("/submissions/{id}/refund")]
+async fn refund(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let id = organizer_submission(&path, &viewer)?;
+    if !db::submissions::refund(&state.pool, &id).await? {
+        return Err(ApiError::NotFound("no such submission".into()));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "refunded": true})))
+}
+
+#[derive(Deserialize)]
+struct BaselineFlag {
+    baseline: bool,
+}
+
+/// `POST /api/v1/submissions/{id}/baseline` `{"baseline": true}` (organizers): marks an
+/// entry as a baseline (shown, not ranked) or back.
+#[post("/submissions/{id}/baseline")]
+async fn mark_baseline(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: Viewer,
+    body: web::Json<BaselineFlag>,
+) -> Result<HttpResponse, ApiError> {
+    let id = organizer_submission(&path, &viewer)?;
+    if !db::submissions::set_baseline(&state.pool, &id, body.baseline).await? {
+        return Err(ApiError::NotFound("no such submission".into()));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "baseline": body.baseline})))
 }

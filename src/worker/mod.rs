@@ -123,7 +123,7 @@ async fn with_predictions<T: Send + 'static>(
     let store = state.store.clone();
     let limits = state.limits.clone();
     let sha = job.file_sha256.clone();
-    tokio::task::spawn_blocking(move || {
+    let work = tokio::task::spawn_blocking(move || {
         let bytes = store
             .get(&sha)
             .map_err(|e| format!("stored submission file unreadable: {e}"))?;
@@ -135,12 +135,21 @@ async fn with_predictions<T: Send + 'static>(
         )
         .map_err(|e| e.to_string())?;
         compute(&reference, &predictions)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!("scoring panicked: {e}");
-        "internal error while scoring; an organizer will look at it".to_string()
-    })?
+    });
+    let timeout = state.job_timeout;
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| {
+            // The blocking thread finishes on its own; its result is dropped.
+            format!(
+                "scoring took longer than {} s and was stopped",
+                timeout.as_secs()
+            )
+        })?
+        .map_err(|e| {
+            tracing::error!("scoring panicked: {e}");
+            "internal error while scoring; an organizer will look at it".to_string()
+        })?
 }
 
 async fn stage_scores(state: &AppState, job: &ClaimedJob) -> Result<(), String> {

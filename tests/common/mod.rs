@@ -81,6 +81,7 @@ pub fn settings(dir: &Path, config: &str, workers: usize) -> Settings {
         demo: None,
         limits: scoring::submission::Limits::default(),
         secure_cookies: false,
+        job_timeout: std::time::Duration::from_secs(300),
     }
 }
 
@@ -112,10 +113,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(CONFIG, 1).await
 }
 
+/// Starts the default test competition with settings changed by `change`.
+pub async fn spawn_app_changed(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = settings(&dir, CONFIG, 1);
+    change(&mut s);
+    let mut app = start_settings(s, CONFIG, None).await;
+    app._tmp = Some(tmp);
+    app
+}
+
 async fn start(dir: &Path, config: &str, workers: usize, organizer: Option<String>) -> TestApp {
-    let app = Application::build(settings(dir, config, workers))
-        .await
-        .expect("server starts");
+    start_settings(settings(dir, config, workers), config, organizer).await
+}
+
+async fn start_settings(settings: Settings, config: &str, organizer: Option<String>) -> TestApp {
+    let dir = settings.data_dir.clone();
+    let app = Application::build(settings).await.expect("server starts");
     let state = app.state();
     let organizer = match organizer {
         Some(t) => t,
@@ -128,7 +143,7 @@ async fn start(dir: &Path, config: &str, workers: usize, organizer: Option<Strin
     let join = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        dir: dir.to_path_buf(),
+        dir,
         _tmp: None,
         client: Client::builder().cookie_store(true).build().unwrap(),
         organizer,
