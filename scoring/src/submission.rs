@@ -398,8 +398,15 @@ fn plan_columns(names: &[String], task: &Task) -> Result<(Vec<Role>, Vec<String>
     let mut tolerated = Vec::new();
     for (c, name) in names.iter().enumerate() {
         if name.is_empty() {
+            let hint = if c == 0 {
+                " (an index column? with pandas use to_csv(index=False))"
+            } else if c + 1 == names.len() {
+                " (a comma at the end of the header?)"
+            } else {
+                ""
+            };
             return Err(ScoringError::refused(format!(
-                "column {} of the header has no name (an index column? with pandas use to_csv(index=False))",
+                "column {} of the header has no name{hint}",
                 c + 1
             )));
         }
@@ -439,8 +446,18 @@ fn plan_columns(names: &[String], task: &Task) -> Result<(Vec<Role>, Vec<String>
         .collect();
     if !missing.is_empty() {
         let n = missing.len();
+        // A file made for another task is the likely cause: say so.
+        let label_columns: Vec<String> = names
+            .iter()
+            .filter(|n| *n != "dicom_id" && !IGNORED_COLUMNS.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        let other = match Task::detect(&label_columns) {
+            Some(t) => format!("; the columns are those of {}", t.name),
+            None => String::new(),
+        };
         return Err(ScoringError::refused(format!(
-            "{} of {} {} missing: {}",
+            "{} of {} {} missing: {}{other}",
             count_of(n, "label column", "label columns"),
             task.name,
             if n == 1 { "is" } else { "are" },

@@ -331,6 +331,19 @@ pub fn cases() -> Vec<Case> {
             "the upload is a gzip file, not a CSV; upload a .csv file or a .zip holding one",
         ),
         csv_refused(
+            "utf16_upload",
+            [b"\xFF\xFE".as_slice(), b"d\x00i\x00"].concat(),
+            "the upload is UTF-16 text (save it as UTF-8), not a CSV; upload a .csv file or a .zip holding one",
+        ),
+        zip_refused(
+            "excel_workbook",
+            zip_of(&[
+                ("[Content_Types].xml", b"<Types/>"),
+                ("xl/workbook.xml", b"<workbook/>"),
+            ]),
+            "the upload is an Excel/Office document, not a CSV; save it as CSV (comma-separated)",
+        ),
+        csv_refused(
             "binary_upload",
             b"\x00\x01\x02binary".to_vec(),
             "the upload is a binary file (it holds NUL bytes), not a CSV; upload a .csv file or a .zip holding one",
@@ -399,6 +412,30 @@ pub fn cases() -> Vec<Case> {
                 to_csv(&t, ",", "\n")
             },
             "column 1 of the header has no name (an index column? with pandas use to_csv(index=False))",
+        ),
+        csv_refused(
+            "trailing_comma_header",
+            {
+                let mut t = good_table();
+                t[0].push(String::new());
+                for row in &mut t[1..] {
+                    row.push(String::new());
+                }
+                to_csv(&t, ",", "\n")
+            },
+            "column 28 of the header has no name (a comma at the end of the header?)",
+        ),
+        csv_refused(
+            "file_for_another_task",
+            {
+                let labels = crate::task::TASK3_LABELS;
+                let mut out = format!("dicom_id,{}\n", labels.join(","));
+                for i in 0..REFERENCE_ROWS {
+                    out.push_str(&format!("{}{}\n", image_id(i), ",0.5".repeat(labels.len())));
+                }
+                out.into_bytes()
+            },
+            "26 label columns of CXR-LT 2024 Task 2 are missing: \"Atelectasis\", \"Calcification of the Aorta\", \"Cardiomegaly\", ...; the columns are those of CXR-LT 2024 Task 3",
         ),
         csv_refused(
             "no_dicom_id_column",
