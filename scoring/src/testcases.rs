@@ -187,6 +187,29 @@ fn mark_encrypted(mut zip: Vec<u8>) -> Vec<u8> {
     zip
 }
 
+/// Renames every entry called `from` to `to` (same length) in the headers.
+fn rename(zip: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = zip;
+    while let Some(at) = memchr::memmem::find(&out, from.as_bytes()) {
+        out[at..at + to.len()].copy_from_slice(to.as_bytes());
+    }
+    out
+}
+
+/// Sets the compression method every entry declares.
+fn declare_method(mut zip: Vec<u8>, method: u16) -> Vec<u8> {
+    let (local, central) = headers(&zip);
+    for at in local
+        .iter()
+        .map(|o| o + 8)
+        .chain(central.iter().map(|o| o + 10))
+    {
+        zip[at..at + 2].copy_from_slice(&method.to_le_bytes());
+    }
+    zip
+}
+
 /// A zip whose only entry is a symbolic link named `name`.
 fn symlink_zip(name: &str, target: &str) -> Vec<u8> {
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
@@ -319,6 +342,20 @@ pub fn cases() -> Vec<Case> {
             "zip_encrypted",
             mark_encrypted(zip_of(&[("preds.csv", &good)])),
             "zip entry \"preds.csv\" is password-protected; upload a zip without a password",
+        ),
+        zip_refused(
+            "zip_duplicate_names",
+            rename(
+                zip_with(&[("a.csv", &good), ("b.csv", b"x")], CompressionMethod::Stored, 0),
+                "b.csv",
+                "a.csv",
+            ),
+            "the zip holds two entries with the same name; such zips are refused",
+        ),
+        zip_refused(
+            "zip_unsupported_compression",
+            declare_method(zip_of(&[("preds.csv", &good)]), 12),
+            "the CSV in the zip is compressed with Bzip2, which is not supported; use the standard (deflate) compression",
         ),
         zip_refused(
             "zip_garbage",

@@ -286,3 +286,39 @@ fn reference_from_dir_reads_task_toml_and_one_wrapper_folder() {
         .to_string()
         .ends_with("has no labels.csv (the reference labels)"));
 }
+
+#[test]
+fn damaged_uploads_never_panic_and_always_get_one_line() {
+    let task = testcases::task();
+    let reference = testcases::reference();
+    let good = testcases::good_csv();
+    let zip = testcases::zip_of(&[("team/predictions.csv", &good[..20_000])]);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    for round in 0..300 {
+        let base = if round % 2 == 0 { &zip } else { &good };
+        let mut bytes = base.clone();
+        match round % 3 {
+            0 => bytes.truncate(next(bytes.len())),
+            _ => {
+                for _ in 0..1 + next(8) {
+                    let at = next(bytes.len());
+                    bytes[at] = next(256) as u8;
+                }
+            }
+        }
+        let result = validate_upload(&bytes, &task, Some(&reference), &Limits::default());
+        if let Err(e) = result {
+            let msg = e.to_string();
+            assert!(
+                !msg.is_empty() && !msg.contains(['\n', '\r']),
+                "round {round}: {msg:?}"
+            );
+        }
+    }
+}
