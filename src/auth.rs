@@ -3,7 +3,8 @@
 //! [`Viewer`] extractor that every route uses.
 //!
 //! A request is identified by `Authorization: Bearer TOKEN` first, then by the signed
-//! session cookie. A request that presents a token that is not valid is refused with 401
+//! session cookie (on `/api/` only for GET and HEAD: API writes need a token, page forms
+//! carry a CSRF token instead). A request that presents a token that is not valid is refused with 401
 //! rather than served as anonymous, so a typo in a script never looks like "no results".
 
 use std::future::Future;
@@ -131,7 +132,11 @@ impl FromRequest for Viewer {
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("").to_string());
-        let session = session_id(req, &state.cookie_key);
+        // A browser session authenticates API writes only through the pages' own
+        // CSRF-checked forms: on `/api/` a cookie counts for reads (GET/HEAD) alone, so a
+        // foreign site cannot make a signed-in browser upload or change anything.
+        let cookie_allowed = !req.path().starts_with("/api/") || req.method().is_safe();
+        let session = session_id(req, &state.cookie_key).filter(|_| cookie_allowed);
         Box::pin(async move {
             if let Some(header) = bearer {
                 let token = header
