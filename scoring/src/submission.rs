@@ -84,7 +84,7 @@ fn csv_bytes<'a>(upload: &'a [u8], limits: &Limits) -> Result<Cow<'a, [u8]>> {
         )));
     }
     if upload.starts_with(b"PK\x03\x04") || upload.starts_with(b"PK\x05\x06") {
-        return zip::csv_from_zip(upload, limits).map(Cow::Owned);
+        return archive::csv_from_zip(upload, limits).map(Cow::Owned);
     }
     if let Some(kind) = binary_kind(upload) {
         return Err(ScoringError::refused(format!(
@@ -128,9 +128,9 @@ fn binary_kind(data: &[u8]) -> Option<&'static str> {
 }
 
 /// Zip handling: everything in memory, every entry checked.
-mod zip {
+mod archive {
     use super::*;
-    use ::zip::{CompressionMethod, ZipArchive};
+    use zip::{CompressionMethod, ZipArchive};
 
     /// The bytes of the one CSV inside a zip upload.
     pub(super) fn csv_from_zip(upload: &[u8], limits: &Limits) -> Result<Vec<u8>> {
@@ -284,7 +284,7 @@ mod zip {
         ))
     }
 
-    fn cannot_read(e: ::zip::result::ZipError) -> ScoringError {
+    fn cannot_read(e: zip::result::ZipError) -> ScoringError {
         ScoringError::refused(format!(
             "the zip file cannot be read ({}); make it again with a standard zip tool",
             table::one_line(&e)
