@@ -58,14 +58,20 @@ pub(crate) fn read_header(data: &[u8]) -> Result<Header, String> {
         names.push(clean_name(text).to_string());
     }
     if names.len() == 1 {
+        // No comma in the header: name the separator that was used instead, if any.
         let line = &data[..body_start];
-        let semicolons = memchr::memchr_iter(b';', line).count();
-        let tabs = memchr::memchr_iter(b'\t', line).count();
-        if semicolons > 0 && semicolons >= tabs {
-            return Err("the file is separated by \";\" (semicolons); use commas".into());
-        }
-        if tabs > 0 {
-            return Err("the file is separated by \"\\t\" (tabs); use commas".into());
+        let separators = [
+            (b';', "\";\" (semicolons)"),
+            (b'\t', "\"\\t\" (tabs)"),
+            (b'|', "\"|\" (pipes)"),
+        ];
+        let found = separators
+            .iter()
+            .map(|&(sep, name)| (memchr::memchr_iter(sep, line).count(), name))
+            .filter(|(n, _)| *n > 0)
+            .max_by_key(|(n, _)| *n);
+        if let Some((_, name)) = found {
+            return Err(format!("the file is separated by {name}; use commas"));
         }
     }
     Ok(Header {
@@ -427,6 +433,10 @@ mod tests {
         let h = read_header(b" \"a\" , 'b' ,\" c \"\n").unwrap();
         assert_eq!(h.names, ["a", "b", "c"]);
         assert_eq!(quote("x\ty\"z"), "\"x\\ty\\\"z\"");
+        assert_eq!(
+            read_header(b"dicom_id|A|B\n").unwrap_err(),
+            "the file is separated by \"|\" (pipes); use commas"
+        );
         assert_eq!(quote(&"9".repeat(70)), format!("\"{}\"...", "9".repeat(60)));
     }
 }
