@@ -358,28 +358,42 @@ pub fn detailed_html(report: &Report) -> String {
     h
 }
 
-/// Writes `bytes` to `dir/name` atomically: a hidden temporary file, then a rename.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+/// The hidden temporary name `name` is staged under before its rename.
+fn staging_path(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to the staging file of `dir/name`, flushed to disk.
+fn stage(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     // Codabench's worker writes OUTPUT/metadata itself and fails the run if we did.
     assert_ne!(name, "metadata", "never write OUTPUT/metadata");
-    let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let io_err =
-        |e: std::io::Error| ScoringError::Io(format!("cannot write {}: {e}", target.display()));
+    let tmp = staging_path(dir, name);
     let result = (|| {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)
+        f.sync_all()
     })();
-    if result.is_err() {
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io_err)
+        ScoringError::Io(format!("cannot write {}: {e}", dir.join(name).display()))
+    })
 }
 
-/// Renders every file first, then writes them into `dir` (created if missing).
+/// Moves the staged file of `dir/name` into place.
+fn commit(dir: &Path, name: &str) -> Result<()> {
+    std::fs::rename(staging_path(dir, name), dir.join(name))
+        .map_err(|e| ScoringError::Io(format!("cannot write {}: {e}", dir.join(name).display())))
+}
+
+/// Writes `bytes` to `dir/name` atomically: a hidden temporary file, then a rename.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    stage(dir, name, bytes)?;
+    commit(dir, name)
+}
+
+/// Renders every file, stages them all in `dir` (created if missing), then renames them into
+/// place: a failed write (a full disk, say) leaves no partial set of result files behind.
 pub fn write_all(report: &Report, dir: &Path) -> Result<()> {
     let files = [
         scores_txt(report),
@@ -389,8 +403,16 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<()> {
     ];
     std::fs::create_dir_all(dir)
         .map_err(|e| ScoringError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    for (name, text) in OUTPUT_FILES.iter().zip(files.iter()) {
-        write_atomic(dir, name, text.as_bytes())?;
+    for (i, (name, text)) in OUTPUT_FILES.iter().zip(files.iter()).enumerate() {
+        if let Err(e) = stage(dir, name, text.as_bytes()) {
+            for staged in &OUTPUT_FILES[..i] {
+                let _ = std::fs::remove_file(staging_path(dir, staged));
+            }
+            return Err(e);
+        }
+    }
+    for name in OUTPUT_FILES {
+        commit(dir, name)?;
     }
     Ok(())
 }
@@ -624,6 +646,21 @@ mod tests {
         assert!(html.contains("column &quot;&lt;Bulla&gt;&quot; ignored"));
         assert!(!html.contains("http://") && !html.contains("https://"));
         assert!(html.contains("1000 replicates"));
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_result_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the third file would be staged makes that write fail.
+        let blocker = staging_path(dir.path(), "per_class.csv");
+        std::fs::create_dir(&blocker).unwrap();
+        let err = write_all(&report(true, false), dir.path()).unwrap_err();
+        assert!(err.to_string().starts_with("cannot write "), "{err}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, [blocker.file_name().unwrap().to_str().unwrap()]);
     }
 
     #[test]
