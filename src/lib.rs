@@ -86,6 +86,9 @@ pub struct AppState {
     pub queue: Notify,
     /// Upload limits handed to the engine.
     pub limits: Limits,
+    /// Validations running at once (one per core): a burst of large uploads queues here
+    /// instead of holding every file in memory at the same time.
+    pub validation_slots: tokio::sync::Semaphore,
     /// Mark cookies `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
     /// A scoring stage running longer than this is failed (stuck-job guard).
@@ -173,6 +176,7 @@ impl Application {
             cookie_key,
             references: worker::References::default(),
             queue: Notify::new(),
+            validation_slots: tokio::sync::Semaphore::new(default_workers()),
             limits: settings.limits.clone(),
             secure_cookies: settings.secure_cookies,
             job_timeout: settings.job_timeout,

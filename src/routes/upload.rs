@@ -164,7 +164,7 @@ pub async fn submit(
     uploader: Uploader,
     upload: ReceivedUpload,
 ) -> Result<SubmissionId, ApiError> {
-    if Utc::now() >= phase.ends_at {
+    if Utc::now() >= phase.ends_at && !uploader.baseline {
         // The deadline is enforced on arrival of the whole file, to the second.
         return Err(ApiError::Conflict(format!(
             "phase {} closed at {}",
@@ -185,6 +185,16 @@ pub async fn submit(
         .get(state, version.id)
         .await
         .map_err(ApiError::Internal)?;
+    let _slot = state
+        .validation_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if !uploader.baseline {
+        // Uploads that waited for a slot may have been overtaken by the team's own: refuse
+        // those over quota now rather than validate them for nothing.
+        precheck(state, phase, uploader.team_id).await?;
+    }
     let task = reference.task.clone();
     let limits = state.limits.clone();
     let temp = upload.temp.clone();
