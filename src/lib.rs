@@ -149,6 +149,8 @@ pub struct Application {
     state: Arc<AppState>,
     workers: Vec<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
+    /// Held while serving: one server per data folder (admin commands need no lock).
+    _lock: std::fs::File,
     /// Login and password of the organizer account created at this start (first start only).
     pub first_organizer: Option<(String, String)>,
 }
@@ -158,6 +160,7 @@ impl Application {
     /// installs the demo when asked, binds the address and starts the workers.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = DataDir::open(&settings.data_dir)?;
+        let lock = store.lock_server()?;
         store.clear_temp()?;
         let pool = db::connect(&store.database()).await?;
         db::seed::seed(&pool, &settings.config, settings.demo.is_some()).await?;
@@ -199,6 +202,7 @@ impl Application {
             state,
             workers,
             shutdown,
+            _lock: lock,
             first_organizer,
         })
     }

@@ -41,6 +41,25 @@ impl DataDir {
         self.root.join("cookie.key")
     }
 
+    /// Takes the folder's server lock, so that a second server on the same folder refuses
+    /// to start (it would re-queue the first one's running jobs). The OS releases the lock
+    /// when the returned file is closed, also after a crash.
+    pub fn lock_server(&self) -> io::Result<fs::File> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join("server.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::other(format!(
+                "another tailboard server is already serving {}",
+                self.root.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     /// A fresh path for a file being received.
     pub fn temp_path(&self) -> PathBuf {
         let name: [u8; 12] = rand::random();
@@ -105,6 +124,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_server_per_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DataDir::open(dir.path()).unwrap();
+        let lock = store.lock_server().unwrap();
+        let err = store.lock_server().unwrap_err();
+        assert!(
+            err.to_string().contains("another tailboard server"),
+            "{err}"
+        );
+        drop(lock);
+        assert!(store.lock_server().is_ok());
+    }
 
     #[test]
     fn same_content_is_stored_once() {
