@@ -30,6 +30,12 @@ pub(crate) fn strip_bom(data: &[u8]) -> &[u8] {
 
 /// Reads the header row; the error is the one-line message.
 pub(crate) fn read_header(data: &[u8]) -> Result<Header, String> {
+    let first_line = memchr::memchr(b'\n', data).unwrap_or(data.len());
+    if first_line > MAX_LINE_BYTES {
+        return Err(format!(
+            "row 1 (the header) is longer than {MAX_LINE_BYTES} bytes; is this a CSV file?"
+        ));
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -182,43 +188,76 @@ where
         }
     };
     // One parallel scan per chunk: does it need the csv crate (a quote, a bare carriage
-    // return), and how many lines does it hold (for row numbers and capacities)?
+    // return), how many lines does it hold (for row numbers and capacities), and is a line
+    // absurdly long (a single line of millions of fields would cost gigabytes to split)?
     let chunks = split_chunks(body);
-    let scans: Vec<(bool, u32)> = chunks
-        .par_iter()
-        .map(|c| {
-            let quoted = memchr::memchr(b'"', c).is_some()
-                || memchr::memchr_iter(b'\r', c).any(|i| c.get(i + 1) != Some(&b'\n'));
-            (quoted, memchr::memchr_iter(b'\n', c).count() as u32)
-        })
-        .collect();
-    if scans.iter().any(|(quoted, _)| *quoted) {
-        let lines = scans.iter().map(|(_, n)| *n as usize).sum::<usize>() + 1;
+    let scans: Vec<ChunkScan> = chunks.par_iter().map(|c| scan_chunk(c)).collect();
+    let mut row = first_row;
+    for scan in &scans {
+        if let Some(i) = scan.first_long_line {
+            return Err(format!(
+                "row {} is longer than {MAX_LINE_BYTES} bytes; a row holds one image's id and probabilities",
+                row + i
+            ));
+        }
+        row += scan.lines;
+    }
+    if scans.iter().any(|s| s.quoted) {
+        let lines = scans.iter().map(|s| s.lines as usize).sum::<usize>() + 1;
         return parse_rows_csv(body, first_row, ncols, make(lines)).map_err(|(r, e)| fail(r, e));
     }
     let mut starts = Vec::with_capacity(chunks.len());
     let mut row = first_row;
-    for (_, n) in &scans {
+    for scan in &scans {
         starts.push(row);
-        row += n;
+        row += scan.lines;
     }
     let results: Vec<Result<S, (u32, RowError)>> = chunks
         .par_iter()
         .zip(starts.par_iter().zip(scans.par_iter()))
-        .map(|(chunk, (&start, &(_, lines)))| {
-            parse_chunk(
-                chunk,
-                start,
-                lines as usize,
-                ncols,
-                make(lines as usize + 1),
-            )
+        .map(|(chunk, (&start, scan))| {
+            let lines = scan.lines as usize;
+            parse_chunk(chunk, start, lines, ncols, make(lines + 1))
         })
         .collect();
     results
         .into_iter()
         .map(|r| r.map_err(|(row, e)| fail(row, e)))
         .collect()
+}
+
+/// Longest line accepted, header included: a real row is a few kilobytes.
+pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// What the pre-scan of one chunk found.
+struct ChunkScan {
+    /// A quote or a bare carriage return: the csv crate must read the body.
+    quoted: bool,
+    /// Newlines in the chunk.
+    lines: u32,
+    /// Index (in the chunk) of the first line longer than [`MAX_LINE_BYTES`].
+    first_long_line: Option<u32>,
+}
+
+fn scan_chunk(chunk: &[u8]) -> ChunkScan {
+    let quoted = memchr::memchr(b'"', chunk).is_some()
+        || memchr::memchr_iter(b'\r', chunk).any(|i| chunk.get(i + 1) != Some(&b'\n'));
+    let mut lines = 0u32;
+    let mut first_long_line = None;
+    let mut line_start = 0;
+    for end in memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len())) {
+        if end - line_start > MAX_LINE_BYTES && first_long_line.is_none() {
+            first_long_line = Some(lines);
+        }
+        line_start = end + 1;
+        lines += 1;
+    }
+    ChunkScan {
+        quoted,
+        // The end of the chunk was counted as a line end too.
+        lines: lines - 1,
+        first_long_line,
+    }
 }
 
 /// Splits `body` into pieces ending at newlines, a few per worker thread.
@@ -433,6 +472,11 @@ mod tests {
         let h = read_header(b" \"a\" , 'b' ,\" c \"\n").unwrap();
         assert_eq!(h.names, ["a", "b", "c"]);
         assert_eq!(quote("x\ty\"z"), "\"x\\ty\\\"z\"");
+        let long = format!("a,b\nx,1\ny,{}\n", "1,".repeat(MAX_LINE_BYTES));
+        assert_eq!(
+            rows(long.as_bytes()).unwrap_err(),
+            format!("row 3 is longer than {MAX_LINE_BYTES} bytes; a row holds one image's id and probabilities")
+        );
         assert_eq!(
             read_header(b"dicom_id|A|B\n").unwrap_err(),
             "the file is separated by \"|\" (pipes); use commas"

@@ -542,6 +542,11 @@ pub fn cases() -> Vec<Case> {
             ),
         ),
         csv_refused(
+            "overlong_row",
+            with_cell(7, 3, &"0".repeat(1 << 20)),
+            "row 8 is longer than 1048576 bytes; a row holds one image's id and probabilities",
+        ),
+        csv_refused(
             "empty_id",
             with_cell(4, 0, ""),
             "row 5, column \"dicom_id\": the cell is empty; every row needs its dicom_id",
