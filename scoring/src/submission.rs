@@ -683,8 +683,24 @@ fn align_to_reference(
             .take(SHOWN)
             .map(|(row, id)| format!("{} (row {row})", quote(id)))
             .collect();
+        // Upper-cased ids are a common slip; say so when the first one only differs in case.
+        let first = &chunks
+            .iter()
+            .flat_map(|c| &c.unknown)
+            .next()
+            .expect("one")
+            .1;
+        let lower = first.to_lowercase();
+        let hint = if reference.row_of.contains_key(&lower) {
+            format!(
+                " (ids are case-sensitive: the reference has {})",
+                quote(&lower)
+            )
+        } else {
+            String::new()
+        };
         problems.push(format!(
-            "{} not in the reference, e.g. {}",
+            "{} not in the reference, e.g. {}{hint}",
             count_of(unknown_count, "id is", "ids are"),
             shown.join(", ")
         ));

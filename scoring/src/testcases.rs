@@ -573,6 +573,26 @@ pub fn cases() -> Vec<Case> {
             "1 id is not in the reference, e.g. \"not-an-id\" (row 1102)",
         ),
         csv_refused(
+            "upper_case_ids",
+            {
+                let mut t = good_table();
+                for row in &mut t[1..] {
+                    row[0] = row[0].to_uppercase();
+                }
+                to_csv(&t, ",", "\n")
+            },
+            &format!(
+                "{REFERENCE_ROWS} ids are not in the reference, e.g. {} (row 2), {} (row 3), {} (row 4) (ids are case-sensitive: the reference has \"{}\"); {REFERENCE_ROWS} ids of the reference are missing, e.g. \"{}\", \"{}\", \"{}\"",
+                format_args!("\"{}\"", image_id(0).to_uppercase()),
+                format_args!("\"{}\"", image_id(1).to_uppercase()),
+                format_args!("\"{}\"", image_id(2).to_uppercase()),
+                image_id(0),
+                image_id(0),
+                image_id(1),
+                image_id(2),
+            ),
+        ),
+        csv_refused(
             "duplicated_id",
             {
                 let mut t = good_table();
