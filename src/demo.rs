@@ -99,6 +99,7 @@ pub async fn install(pool: &SqlitePool, store: &DataDir, sizes: &DemoSizes) -> a
                 file_bytes: csv.len() as u64,
                 reference_id: version.id,
                 is_baseline: true,
+                is_demo: true,
                 warnings: Vec::new(),
             };
             match db::submissions::accept(pool, &phase, &new).await? {

@@ -111,6 +111,65 @@ async fn demo_starts_with_labels_baselines_and_a_one_time_organizer_login() {
         .await
         .unwrap();
     assert_eq!(hidden.status(), StatusCode::FORBIDDEN);
+
+    // A real organizer replaces the demo labels: the demo baselines leave the board and
+    // are not re-scored against labels they cannot match.
+    let real = scoring::demo::generate(
+        &scoring::Task::builtin(2).unwrap(),
+        &scoring::demo::DemoOptions {
+            rows: 406,
+            seed: 99,
+            id_columns: false,
+        },
+    );
+    let labels = tmp.path().join("real-labels.csv");
+    std::fs::write(&labels, &real.reference_csv).unwrap();
+    let (store, pool) = tailboard::admin::open(&settings.data_dir).await.unwrap();
+    let v = tailboard::admin::load_reference(&store, &pool, "task2-dev", &labels)
+        .await
+        .unwrap();
+    assert_eq!(v.version, 2);
+    for _ in 0..600 {
+        let q: Value = client
+            .get(format!("{base}/api/v1/queue"))
+            .bearer_auth(&org)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let board: Value = client
+            .get(format!("{base}/api/v1/phases/task2-dev/leaderboard"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if q.as_array().unwrap().is_empty() && board["reference_version"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let board: Value = client
+        .get(format!("{base}/api/v1/phases/task2-dev/leaderboard"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["reference_version"], 2);
+    assert_eq!(board["demo_reference"], false);
+    assert!(board["rows"].as_array().unwrap().is_empty(), "{board}");
+    let failed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE status = 'failed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, 0);
+    pool.close().await;
     handle.stop(true).await;
     join.await.unwrap().unwrap();
 
@@ -121,7 +180,7 @@ async fn demo_starts_with_labels_baselines_and_a_one_time_organizer_login() {
         .fetch_one(&app.state().pool)
         .await
         .unwrap();
-    assert_eq!(versions, 6);
+    assert_eq!(versions, 7);
     let _ = CompetitionConfig::cxr_lt_2024();
 }
 

@@ -148,19 +148,24 @@ async fn queue_phase(
     phase_id: &PhaseId,
     reference_id: i64,
 ) -> DbResult<u64> {
-    let seqs: Vec<i64> =
-        sqlx::query_scalar("SELECT seq FROM submissions WHERE phase_id = ? ORDER BY seq")
-            .bind(phase_id.as_str())
-            .fetch_all(&mut *conn)
-            .await?;
+    // Demo baselines follow demo labels only (real labels have other ids).
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT b.seq FROM submissions b JOIN reference_versions r ON r.id = ?
+         WHERE b.phase_id = ? AND (b.is_demo = 0 OR r.is_demo = 1) ORDER BY b.seq",
+    )
+    .bind(reference_id)
+    .bind(phase_id.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
     for seq in &seqs {
         super::jobs::enqueue(conn, *seq, reference_id, 1).await?;
     }
     sqlx::query(
         "UPDATE submissions SET status = 'queued', error = NULL
-         WHERE phase_id = ? AND status <> 'running'",
+         WHERE status <> 'running' AND seq IN
+             (SELECT submission_seq FROM jobs WHERE reference_id = ? AND status = 'queued')",
     )
-    .bind(phase_id.as_str())
+    .bind(reference_id)
     .execute(&mut *conn)
     .await?;
     Ok(seqs.len() as u64)

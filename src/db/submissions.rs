@@ -32,6 +32,8 @@ pub struct NewSubmission {
     pub reference_id: i64,
     /// Organizer baseline: shown, never ranked, outside every quota.
     pub is_baseline: bool,
+    /// Demo baseline (scored only against demo labels).
+    pub is_demo: bool,
     /// Validation notes.
     pub warnings: Vec<String>,
 }
@@ -169,8 +171,8 @@ pub async fn accept(pool: &SqlitePool, phase: &Phase, new: &NewSubmission) -> Db
     }
     let seq = sqlx::query(
         "INSERT INTO submissions (id, phase_id, team_id, user_id, description, file_name,
-             file_sha256, file_bytes, created_at, status, warnings, is_baseline)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+             file_sha256, file_bytes, created_at, status, warnings, is_baseline, is_demo)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
     )
     .bind(new.id.as_str())
     .bind(&new.phase_id)
@@ -183,6 +185,7 @@ pub async fn accept(pool: &SqlitePool, phase: &Phase, new: &NewSubmission) -> Db
     .bind(ts(now))
     .bind(serde_json::to_string(&new.warnings).expect("strings serialize"))
     .bind(new.is_baseline)
+    .bind(new.is_demo)
     .execute(&mut *tx)
     .await?
     .last_insert_rowid();

@@ -97,6 +97,7 @@ async fn competition(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let now = chrono::Utc::now();
     let mut tasks: Vec<serde_json::Value> = Vec::new();
     let mut current: Option<(String, String, Vec<serde_json::Value>)> = None;
+    let mut any_demo = false;
     for phase in db::phases::list(&state.pool).await? {
         let version = match phase.active_reference_id {
             Some(id) => db::references::get(&state.pool, id).await?,
@@ -116,6 +117,7 @@ async fn competition(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             reference_version: version.as_ref().map(|v| v.version),
             demo_reference: version.is_some_and(|v| v.is_demo),
         };
+        any_demo |= json.demo_reference;
         let json = serde_json::to_value(json).expect("serializable");
         match &mut current {
             Some((id, _, phases)) if *id == phase.task_id => phases.push(json),
@@ -134,7 +136,8 @@ async fn competition(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         "id": info.as_ref().map(|i| i.id.clone()),
         "title": info.as_ref().map(|i| i.title.clone()),
         "description": info.as_ref().map(|i| i.description.clone()),
-        "demo": info.as_ref().is_some_and(|i| i.is_demo),
+        // Demo while any phase still shows synthetic labels.
+        "demo": any_demo,
         "time_zone": "UTC",
         "tasks": tasks,
     })))

@@ -232,6 +232,7 @@ pub async fn submit(
         file_bytes: upload.bytes,
         reference_id: version.id,
         is_baseline: uploader.baseline,
+        is_demo: false,
         warnings: predictions.warnings,
     };
     // The file goes into the store before the row: a crash in between leaves an unused
