@@ -546,6 +546,8 @@ const UNKNOWN: u32 = u32::MAX;
 struct PredictionRows<'p> {
     roles: &'p [Role],
     reference: Option<&'p Reference>,
+    /// Row number of the first body line of the file.
+    first_row: u32,
     /// Scores per label, in chunk row order.
     columns: Vec<Vec<f64>>,
     /// Row number of every record.
@@ -556,6 +558,16 @@ struct PredictionRows<'p> {
     ids: Vec<String>,
     /// Ids absent from the reference, with their row numbers.
     unknown: Vec<(u32, String)>,
+}
+
+/// The reference row of `id`. Files usually keep the reference order, so the row at the same
+/// position is tried before the hash table.
+#[inline]
+fn reference_row(reference: &Reference, id: &str, guess: u32) -> Option<u32> {
+    match reference.ids.get(guess as usize) {
+        Some(same) if same == id => Some(guess),
+        _ => reference.row_of.get(id).copied(),
+    }
 }
 
 impl RowSink for PredictionRows<'_> {
@@ -576,8 +588,8 @@ impl RowSink for PredictionRows<'_> {
                         });
                     }
                     match self.reference {
-                        Some(r) => match r.row_of.get(id) {
-                            Some(&k) => self.keys.push(k),
+                        Some(r) => match reference_row(r, id, row - self.first_row) {
+                            Some(k) => self.keys.push(k),
                             None => {
                                 self.keys.push(UNKNOWN);
                                 self.unknown.push((row, id.to_string()));
@@ -610,6 +622,7 @@ pub fn parse_predictions(
         PredictionRows {
             roles: &roles,
             reference,
+            first_row: header.first_body_row,
             columns: (0..nlabels).map(|_| Vec::with_capacity(rows)).collect(),
             rows: Vec::with_capacity(rows),
             keys: Vec::with_capacity(if reference.is_some() { rows } else { 0 }),
