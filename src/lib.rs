@@ -93,6 +93,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// A scoring stage running longer than this is failed (stuck-job guard).
     pub job_timeout: Duration,
+    /// Failed web sign-ins per client, for the login rate limit.
+    pub login_limiter: routes::security::LoginLimiter,
 }
 
 /// How to start the server.
@@ -183,6 +185,7 @@ impl Application {
             limits: settings.limits.clone(),
             secure_cookies: settings.secure_cookies,
             job_timeout: settings.job_timeout,
+            login_limiter: Default::default(),
         });
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
@@ -190,7 +193,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(routes::security::headers())
+                .configure(routes::exports::configure)
                 .configure(routes::api::configure)
+                .configure(routes::pages::configure)
         })
         .listen(listener)?
         .run();

@@ -4,6 +4,7 @@
 
 pub mod jobs;
 pub mod leaderboard;
+pub mod pages;
 pub mod people;
 pub mod phases;
 pub mod references;

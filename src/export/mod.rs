@@ -2,6 +2,8 @@
 //! spreadsheet could execute is neutralised; numbers are written as plain numbers with full
 //! precision so reviewers can compute with them.
 
+pub mod reviewers;
+
 use std::fmt::Write;
 
 use crate::db::leaderboard::LeaderboardRow;

@@ -2,7 +2,12 @@
 //! parse input, call `db` and the engine (off the async executor), and render; they never
 //! compute a metric and never decide visibility themselves (the `db` read functions do).
 
+pub mod account;
 pub mod api;
+pub mod exports;
+pub mod organizer;
+pub mod pages;
+pub mod security;
 pub mod upload;
 
 use actix_web::http::StatusCode;

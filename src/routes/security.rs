@@ -1,0 +1,232 @@
+//! Web security shared by every route: response headers, CSRF tokens and login rate limits.
+//!
+//! - **Headers**: every response (pages, API, exports, errors, 404s) carries a strict
+//!   Content-Security-Policy (only this origin's files; no inline script or style; no
+//!   framing), `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a
+//!   `Referrer-Policy`; see [`headers`].
+//! - **CSRF**: a signed-in browser posts forms with the synchronizer token stored in its
+//!   session row; an anonymous browser (login and registration forms) with a double-submit
+//!   token: a random value in a signed cookie that the form repeats. A POST without the
+//!   matching token is answered 403 before anything changes. The REST API needs no token:
+//!   on `/api/` a session cookie counts for reads only (see [`crate::auth`]), so writes
+//!   need a bearer token, which a browser never adds by itself.
+//! - **Login rate limit**: [`LoginLimiter`] counts failed logins per client address and login
+//!   name (and per address alone, against password spraying) in a sliding minute; over the
+//!   limit the login form answers 429 without checking the password. The client address is
+//!   the TCP peer: behind a reverse proxy every client shares the proxy's address, so the
+//!   per-address cap then acts for the whole site (forwarded headers can be forged, so they
+//!   are not trusted).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::HttpRequest;
+
+use crate::auth::{new_secret, session_id};
+use crate::db;
+use crate::AppState;
+
+/// The Content-Security-Policy of every response: this origin's files only, no inline code,
+/// no plugins, no framing, forms post only here.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The security headers added to every response.
+pub fn headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CSP))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+/// Name of the form field (and API header) that carries the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Name of the signed cookie holding an anonymous browser's CSRF token.
+pub const ANON_CSRF_COOKIE: &str = "tailboard_csrf";
+
+/// The CSRF token a page embeds in its forms, and a cookie to set when an anonymous browser
+/// gets its first token.
+pub struct CsrfToken {
+    /// The token to put in every form of the page.
+    pub token: String,
+    /// Set this cookie on the response (first visit of an anonymous browser).
+    pub set_cookie: Option<Cookie<'static>>,
+}
+
+/// True when the request arrived over TLS (directly or as said by a proxy header).
+pub fn is_tls(req: &HttpRequest, state: &AppState) -> bool {
+    state.secure_cookies || req.connection_info().scheme() == "https"
+}
+
+fn signed_cookie(req: &HttpRequest, key: &Key, name: &str) -> Option<String> {
+    let cookie = req.cookie(name)?;
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    jar.signed(key).get(name).map(|c| c.value().to_string())
+}
+
+/// The anonymous CSRF cookie for `token`, signed (HttpOnly, SameSite=Lax).
+fn anon_cookie(token: &str, key: &Key, secure: bool) -> Cookie<'static> {
+    let mut jar = CookieJar::new();
+    let cookie = Cookie::build(ANON_CSRF_COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish();
+    jar.signed_mut(key).add(cookie);
+    jar.get(ANON_CSRF_COOKIE)
+        .expect("just added")
+        .clone()
+        .into_owned()
+}
+
+/// The token the request's forms must carry: the session's token when signed in, else the
+/// anonymous cookie's (created when missing).
+pub async fn csrf_token(req: &HttpRequest, state: &AppState) -> Result<CsrfToken, sqlx::Error> {
+    if let Some(id) = session_id(req, &state.cookie_key) {
+        if let Some(token) = db::people::session_csrf(&state.pool, &id).await? {
+            return Ok(CsrfToken {
+                token,
+                set_cookie: None,
+            });
+        }
+    }
+    if let Some(token) = signed_cookie(req, &state.cookie_key, ANON_CSRF_COOKIE) {
+        return Ok(CsrfToken {
+            token,
+            set_cookie: None,
+        });
+    }
+    let token = new_secret();
+    let cookie = anon_cookie(&token, &state.cookie_key, is_tls(req, state));
+    Ok(CsrfToken {
+        token,
+        set_cookie: Some(cookie),
+    })
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// True when `submitted` is the token the request's session (or anonymous cookie) expects.
+pub async fn csrf_ok(
+    req: &HttpRequest,
+    state: &AppState,
+    submitted: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let Some(submitted) = submitted.filter(|s| !s.is_empty()) else {
+        return Ok(false);
+    };
+    if let Some(id) = session_id(req, &state.cookie_key) {
+        if let Some(token) = db::people::session_csrf(&state.pool, &id).await? {
+            return Ok(same_secret(&token, submitted));
+        }
+    }
+    Ok(signed_cookie(req, &state.cookie_key, ANON_CSRF_COOKIE)
+        .is_some_and(|token| same_secret(&token, submitted)))
+}
+
+/// Failed logins allowed per client address and login name in [`WINDOW`].
+pub const FAILURES_PER_LOGIN: usize = 5;
+/// Failed logins allowed per client address (all names together) in [`WINDOW`].
+pub const FAILURES_PER_ADDRESS: usize = 30;
+/// The sliding window of the login rate limit.
+pub const WINDOW: Duration = Duration::from_secs(60);
+
+/// Counts failed logins in memory (a restart forgets them, which only helps real users).
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<(IpAddr, String), Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    fn prune(list: &mut Vec<Instant>, now: Instant) {
+        list.retain(|t| now.duration_since(*t) < WINDOW);
+    }
+
+    /// When the client may try this login again, if it is over a limit now.
+    pub fn blocked(&self, ip: IpAddr, login: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().expect("not poisoned");
+        let mut wait = None;
+        for (key, limit) in [
+            ((ip, login.to_lowercase()), FAILURES_PER_LOGIN),
+            ((ip, String::new()), FAILURES_PER_ADDRESS),
+        ] {
+            if let Some(list) = map.get_mut(&key) {
+                Self::prune(list, now);
+                if list.len() >= limit {
+                    let free = WINDOW - now.duration_since(list[list.len() - limit]);
+                    wait = Some(wait.map_or(free, |w: Duration| w.max(free)));
+                }
+            }
+        }
+        wait
+    }
+
+    /// Records a failed login.
+    pub fn failed(&self, ip: IpAddr, login: &str) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().expect("not poisoned");
+        // Bound memory under a flood of distinct names: forget windows that have passed.
+        if map.len() > 100_000 {
+            map.retain(|_, list| list.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        for key in [(ip, login.to_lowercase()), (ip, String::new())] {
+            let list = map.entry(key).or_default();
+            Self::prune(list, now);
+            list.push(now);
+        }
+    }
+
+    /// Forgets the failures of a login after a success.
+    pub fn succeeded(&self, ip: IpAddr, login: &str) {
+        let mut map = self.failures.lock().expect("not poisoned");
+        map.remove(&(ip, login.to_lowercase()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_blocks_after_the_allowed_failures_only_for_that_login() {
+        let limiter = LoginLimiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..FAILURES_PER_LOGIN {
+            assert!(limiter.blocked(ip, "alice").is_none());
+            limiter.failed(ip, "alice");
+        }
+        let wait = limiter.blocked(ip, "ALICE").expect("blocked");
+        assert!(wait <= WINDOW);
+        assert!(limiter.blocked(ip, "bob").is_none());
+        assert!(limiter
+            .blocked("192.0.2.2".parse().unwrap(), "alice")
+            .is_none());
+        limiter.succeeded(ip, "alice");
+        assert!(limiter.blocked(ip, "alice").is_none());
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+    }
+}
