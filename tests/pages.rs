@@ -267,7 +267,9 @@ async fn every_form_post_without_the_right_csrf_token_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = app.post("/api/v1/phases/pub/rescore", Some(&app.organizer)).await;
+    let r = app
+        .post("/api/v1/phases/pub/rescore", Some(&app.organizer))
+        .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 
     // Logout with the token ends the session.
