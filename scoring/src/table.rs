@@ -288,16 +288,30 @@ fn parse_chunk<S: RowSink>(
     ncols: usize,
     sink: S,
 ) -> Result<S, (u32, RowError)> {
-    let text = match std::str::from_utf8(chunk) {
-        Ok(t) => t,
+    match std::str::from_utf8(chunk) {
+        Ok(text) => split_text(text, first_row, lines, ncols, sink),
         Err(e) => {
+            // Rows before the bad line come first: a bad value there is the first error in
+            // file order, whatever the chunk boundaries are.
             let bad = e.valid_up_to();
             let line_start = memchr::memrchr(b'\n', &chunk[..bad]).map_or(0, |i| i + 1);
-            let row = first_row + memchr::memchr_iter(b'\n', &chunk[..bad]).count() as u32;
+            let before = std::str::from_utf8(&chunk[..line_start]).expect("valid up to here");
+            let row = first_row + memchr::memchr_iter(b'\n', before.as_bytes()).count() as u32;
+            split_text(before, first_row, lines, ncols, sink)?;
             let col = memchr::memchr_iter(b',', &chunk[line_start..bad]).count();
-            return Err((row, RowError::Utf8(col)));
+            Err((row, RowError::Utf8(col)))
         }
-    };
+    }
+}
+
+/// Splits valid text of whole lines, choosing the faster separator search.
+fn split_text<S: RowSink>(
+    text: &str,
+    first_row: u32,
+    lines: usize,
+    ncols: usize,
+    sink: S,
+) -> Result<S, (u32, RowError)> {
     let bytes = text.as_bytes();
     // Short fields (0/1 labels) are found faster byte by byte than by a vectorised search.
     if bytes.len() < (lines + 1) * ncols * 6 {
@@ -460,6 +474,10 @@ mod tests {
         assert_eq!(
             rows(b"a,b\nx,1,2\n").unwrap_err(),
             "row 2 has 3 fields but the header has 2"
+        );
+        assert_eq!(
+            rows(b"a,b\nx,bad\nx,\xff\n").unwrap_err(),
+            "row 2, column \"b\": is bad"
         );
         assert_eq!(
             rows(b"a,b\nx,1\nx,\xff\n").unwrap_err(),
