@@ -148,11 +148,7 @@ impl Reference {
                 "{} of {} missing: {}",
                 count_of(missing.len(), "label column is", "label columns are"),
                 task.name,
-                missing
-                    .iter()
-                    .map(|m| quote(m))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                table::list(missing.iter().copied(), 5)
             )));
         }
         if let Some(col) = cluster_column {
@@ -326,13 +322,7 @@ fn no_task(columns: &[String]) -> String {
     let Some((_, task, missing, unknown)) = best else {
         return "the label columns match no task".into();
     };
-    let show = |v: &[String]| {
-        let mut s: Vec<String> = v.iter().take(5).map(|x| quote(x)).collect();
-        if v.len() > 5 {
-            s.push("...".into());
-        }
-        s.join(", ")
-    };
+    let show = |v: &[String]| table::list(v.iter().map(String::as_str), 5);
     let mut parts = Vec::new();
     if !missing.is_empty() {
         parts.push(format!("missing {}", show(&missing)));

@@ -367,12 +367,7 @@ mod archive {
 
 /// `"a", "b", "c"` with at most [`SHOWN`] names, then `...`.
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let mut names = names.peekable();
-    let mut out: Vec<String> = names.by_ref().take(SHOWN).map(quote).collect();
-    if names.peek().is_some() {
-        out.push("...".into());
-    }
-    out.join(", ")
+    table::list(names, SHOWN)
 }
 
 /// Up to [`SHOWN`] examples joined by commas (the count is said elsewhere).

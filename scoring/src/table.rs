@@ -120,6 +120,16 @@ pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
         .join(" ")
 }
 
+/// `"a", "b", "c", ...`: at most `max` names quoted, then `...` if there are more.
+pub(crate) fn list<'a>(names: impl IntoIterator<Item = &'a str>, max: usize) -> String {
+    let mut names = names.into_iter().peekable();
+    let mut out: Vec<String> = names.by_ref().take(max).map(quote).collect();
+    if names.peek().is_some() {
+        out.push("...".into());
+    }
+    out.join(", ")
+}
+
 /// `1 id` / `3 ids`.
 pub(crate) fn count_of(n: usize, singular: &str, plural: &str) -> String {
     if n == 1 {
