@@ -23,6 +23,7 @@
 //! quota_total = 100               # scored uploads in the whole phase
 //! refused_per_day = 20            # refused uploads per rolling 24 h
 //! bootstrap = 1000                # bootstrap replicates (0 = no intervals)
+//! anonymous = false               # true: teams shown under pseudonyms (double-blind)
 //! ```
 //!
 //! Phases whose start or end is omitted keep the instants chosen when they were first
@@ -128,6 +129,9 @@ pub struct PhaseConfig {
     /// Bootstrap replicates for the confidence intervals (0 = none).
     #[serde(default = "default_bootstrap")]
     pub bootstrap: u32,
+    /// Double-blind: teams appear under pseudonyms to everyone but organizers.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 fn default_visibility() -> Visibility {
@@ -202,6 +206,7 @@ impl CompetitionConfig {
                         quota_total: 100,
                         refused_per_day: 20,
                         bootstrap: 1000,
+                        anonymous: false,
                     },
                     PhaseConfig {
                         id: PhaseId::parse(&format!("task{n}-test")).expect("valid id"),
@@ -214,6 +219,7 @@ impl CompetitionConfig {
                         quota_total: 5,
                         refused_per_day: 5,
                         bootstrap: 1000,
+                        anonymous: false,
                     },
                 ],
             })

@@ -42,6 +42,11 @@
 //!   `latest` is the team's latest *scored* submission (a failed one is never shown).
 //! - **`own` visibility**: a team sees only its own row, without a rank (a rank would reveal
 //!   how others did); anonymous viewers are asked to sign in.
+//! - **Double-blind phases** (`anonymous = true`): non-organizers see other teams as
+//!   "Anonymous team xxxxxx", a stable pseudonym derived from a value that never leaves the
+//!   server; a team still sees its own name.
+//! - **Demo baselines** are scored only against demo labels; loading real labels takes them
+//!   off the board instead of failing them.
 //! - **Organizer uploads** are baselines of the team "Organizers (baselines)": shown, never
 //!   ranked, outside the quotas.
 

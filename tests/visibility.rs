@@ -186,3 +186,50 @@ async fn reveal_makes_a_hidden_phase_public_everywhere() {
     assert_eq!(comp["tasks"][0]["phases"][2]["visibility"], "public");
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn double_blind_phases_show_pseudonyms_to_everyone_but_organizers() {
+    let config = format!(
+        "{CONFIG}\n[[tasks.phases]]\nid = \"blind\"\nname = \"Double-blind\"\nanonymous = true\nbootstrap = 0\n"
+    );
+    let app = spawn_app_with(&config, 1).await;
+    let (data, task) = task3_data(150, 22);
+    app.load_reference("blind", &data.reference_csv).await;
+    let a = app.team("Famous Lab").await;
+    let b = app.team("Other Lab").await;
+    let ida = app
+        .submit(
+            "blind",
+            &a,
+            task3_submission(&data, &task, 1.0, 1).as_bytes(),
+        )
+        .await;
+    let idb = app
+        .submit(
+            "blind",
+            &b,
+            task3_submission(&data, &task, 0.5, 2).as_bytes(),
+        )
+        .await;
+    app.wait_scored(&ida).await;
+    app.wait_scored(&idb).await;
+    let (_, anon) = status(&app, "/api/v1/phases/blind/leaderboard.csv", None).await;
+    assert!(
+        !anon.contains("Famous Lab") && !anon.contains("Other Lab"),
+        "{anon}"
+    );
+    assert_eq!(anon.matches("Anonymous team ").count(), 2);
+    // A team sees its own name and a pseudonym for the other; pseudonyms are stable.
+    let (_, seen_by_b) = status(&app, "/api/v1/phases/blind/leaderboard", Some(&b)).await;
+    assert!(seen_by_b.contains("Other Lab") && !seen_by_b.contains("Famous Lab"));
+    let pseudonym = |text: &str| text.split("Anonymous team ").nth(1).unwrap()[..6].to_string();
+    assert_eq!(pseudonym(&seen_by_b), pseudonym(&anon));
+    let (_, org) = status(
+        &app,
+        "/api/v1/phases/blind/leaderboard",
+        Some(&app.organizer),
+    )
+    .await;
+    assert!(org.contains("Famous Lab") && org.contains("Other Lab"));
+    app.stop().await;
+}

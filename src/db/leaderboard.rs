@@ -181,6 +181,13 @@ pub async fn rows(
     Ok(out)
 }
 
+/// A team's stable pseudonym in a double-blind phase: derived from a value that never
+/// leaves the server, so it cannot be traced back to the team.
+fn pseudonym(secret: &str, phase: &str, team_id: i64) -> String {
+    let digest = crate::store::sha256_hex(format!("{secret}/{phase}/{team_id}").as_bytes());
+    format!("Anonymous team {}", &digest[..6])
+}
+
 /// The leaderboard of `phase` as `viewer` may see it: organizers see everything; in a
 /// `public` phase everyone sees every row; in an `own` phase a team sees only its own row,
 /// without rank; a `hidden` phase is refused to everyone but organizers.
@@ -213,6 +220,16 @@ pub async fn for_viewer(
     }
     let mut conn = pool.acquire().await?;
     let mut rows = rows(&mut conn, &phase.id, phase.rule, reference_id).await?;
+    if phase.anonymous && !viewer.is_organizer() {
+        let secret: String = sqlx::query_scalar("SELECT created_at FROM competitions LIMIT 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        for r in rows.iter_mut().filter(|r| !r.baseline) {
+            if viewer.team_id() != Some(r.team_id) {
+                r.team = pseudonym(&secret, phase.id.as_str(), r.team_id);
+            }
+        }
+    }
     if let Some(team) = own_team {
         rows.retain(|r| r.team_id == team && !r.baseline);
         for r in &mut rows {

@@ -8,7 +8,7 @@ use crate::domain::{parse_ts, LeaderboardRule, Phase, PhaseId, Quotas, TaskDef, 
 
 const PHASE_COLUMNS: &str = "p.id, p.task_id, t.name AS task_name, p.name, p.starts_at,
     p.ends_at, p.visibility, p.revealed, p.rule, p.quota_per_day, p.quota_total,
-    p.refused_per_day, p.bootstrap_replicates, p.active_reference_id, t.builtin, t.task_toml";
+    p.refused_per_day, p.bootstrap_replicates, p.active_reference_id, p.anonymous, t.builtin, t.task_toml";
 
 fn phase_from_row(row: &SqliteRow) -> Phase {
     let builtin: Option<i64> = row.get("builtin");
@@ -34,6 +34,7 @@ fn phase_from_row(row: &SqliteRow) -> Phase {
         },
         bootstrap_replicates: row.get::<i64, _>("bootstrap_replicates") as u32,
         active_reference_id: row.get("active_reference_id"),
+        anonymous: row.get("anonymous"),
         task,
     }
 }

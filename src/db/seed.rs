@@ -47,14 +47,16 @@ pub async fn seed(pool: &SqlitePool, config: &CompetitionConfig, is_demo: bool) 
             let end = phase.end.unwrap_or(start + Duration::days(120));
             sqlx::query(
                 "INSERT INTO phases (id, task_id, position, name, starts_at, ends_at, visibility,
-                     rule, quota_per_day, quota_total, refused_per_day, bootstrap_replicates)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     rule, quota_per_day, quota_total, refused_per_day, bootstrap_replicates,
+                     anonymous)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET task_id = excluded.task_id,
                      position = excluded.position, name = excluded.name,
                      visibility = excluded.visibility, rule = excluded.rule,
                      quota_per_day = excluded.quota_per_day, quota_total = excluded.quota_total,
                      refused_per_day = excluded.refused_per_day,
-                     bootstrap_replicates = excluded.bootstrap_replicates",
+                     bootstrap_replicates = excluded.bootstrap_replicates,
+                     anonymous = excluded.anonymous",
             )
             .bind(phase.id.as_str())
             .bind(&task.id)
@@ -68,6 +70,7 @@ pub async fn seed(pool: &SqlitePool, config: &CompetitionConfig, is_demo: bool) 
             .bind(phase.quota_total)
             .bind(phase.refused_per_day)
             .bind(phase.bootstrap)
+            .bind(phase.anonymous)
             .execute(&mut *tx)
             .await?;
             if let Some(start) = phase.start {

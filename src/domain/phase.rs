@@ -151,6 +151,8 @@ pub struct Phase {
     pub bootstrap_replicates: u32,
     /// The reference version the leaderboard shows, if any.
     pub active_reference_id: Option<i64>,
+    /// Double-blind: team names replaced by pseudonyms for everyone but organizers.
+    pub anonymous: bool,
     /// The task definition (built-in number or custom TOML).
     pub task: TaskDef,
 }
