@@ -27,7 +27,7 @@
 //!   (`k/15`, except `b_11 = 0.7333333333333334`, one ulp above `11/15`), plus a sixteenth bin
 //!   holding exactly `p = 1.0`. A score equal to a boundary belongs to the bin that starts
 //!   there. `ECE = Σ_bins (n_bin / N) · |mean label − mean p|` over non-empty bins.
-//! - **FNR** (critical findings only): `FN / (TP + FN)` at the same 0.5 rule.
+//! - **FNR** (critical findings of the task only): `FN / (TP + FN)` at the same 0.5 rule.
 //!
 //! # Undefined classes and macro means
 //!
@@ -46,11 +46,23 @@
 //!
 //! # How it is computed
 //!
-//! Each class is sorted once by descending score ([`RankedClass::new`]) and reduced to what AP
-//! and AUROC need: the positive rows, the tied groups that hold positives, and the negative rows
-//! down to the last such group (negatives below it never change either metric). The same
-//! [`RankedClass::weighted`] pass serves the point estimate (every weight 1) and each bootstrap
-//! replicate (multinomial weights), so the two can never disagree on ties or edge cases.
+//! Each class is sorted once by descending score ([`RankedClass::new`]: a radix sort on the
+//! score's bits, exact and order-independent for ties) and reduced to what AP and AUROC need:
+//! the tied groups that hold positives, and the negative rows down to the last such group
+//! (negatives below it never change either metric). The same weighted pass
+//! ([`RankedClass::weighted_lanes`]) serves the point estimate (every weight 1) and the
+//! bootstrap replicates (multinomial weights), so the two can never disagree on ties or edge
+//! cases. Classes are processed in parallel with rayon; F1, the confusion counts and ECE come
+//! from one pass over each class's rows in file order.
+//!
+//! # References
+//!
+//! - scikit-learn `sklearn/metrics/_ranking.py` (`average_precision_score`, `roc_auc_score`,
+//!   `_binary_clf_curve`), whose tie handling is reproduced here.
+//! - torchmetrics `functional/classification/calibration_error.py` (`_binning_bucketize`,
+//!   `_ce_compute`).
+//! - CXR-LT 2024 (Holste et al.): mAP as the ranking metric, mAUROC as the tie-break, and the
+//!   head / medium / tail split of the labels by training prevalence.
 
 use rayon::prelude::*;
 
@@ -494,7 +506,7 @@ impl RankedClass {
     /// replicate's result does not depend on which others share its pass.
     ///
     /// One pass over the presorted rows: each run of negatives between positive groups is
-    /// summed by a branch-free gather loop ([`lane_sums`]), and the per-group arithmetic has no
+    /// summed by a branch-free gather loop (`lane_sums`), and the per-group arithmetic has no
     /// branches either (a group whose positives all have weight 0 adds exactly 0).
     pub fn weighted_lanes<const K: usize>(
         &self,
