@@ -30,9 +30,9 @@
 //! [`paired_replicates`]) gives them the very same resampled sets: replicate `b` of every
 //! submission is comparable, which is what [`rank_intervals`] needs.
 //!
-//! Counts are stored in a byte per row and saturate at 255; an image or cluster drawn more than
-//! 255 times in one replicate has probability below 10^-500 for any test set of 256 or more
-//! units.
+//! Counts are stored in a byte per row and saturate at 255. With `n` draws among `n` units a
+//! unit is drawn more than 255 times with probability below `1/256!` (about 10^-507), and
+//! never when there are fewer than 256 units, so the saturation is never reached in practice.
 //!
 //! # Speed
 //!
