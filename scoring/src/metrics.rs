@@ -740,6 +740,70 @@ mod tests {
         }
     }
 
+    /// AP and AUROC straight from a full sort: groups of equal scores, best first.
+    fn sorted_reference(truth: &[u8], scores: &[f64]) -> Option<Ranking> {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap());
+        let (positives, negatives) = (
+            truth.iter().filter(|&&y| y != 0).count() as f64,
+            truth.iter().filter(|&&y| y == 0).count() as f64,
+        );
+        let (mut tp, mut fp, mut ap, mut wrong) = (0.0, 0.0, 0.0, 0.0);
+        let mut start = 0;
+        while start < order.len() {
+            let end = start
+                + order[start..]
+                    .iter()
+                    .take_while(|&&r| scores[r] == scores[order[start]])
+                    .count();
+            let p = order[start..end].iter().filter(|&&r| truth[r] != 0).count() as f64;
+            let n = (end - start) as f64 - p;
+            wrong += p * (fp + n / 2.0);
+            tp += p;
+            fp += n;
+            if p > 0.0 {
+                ap += p / positives * tp / (tp + fp);
+            }
+            start = end;
+        }
+        (positives > 0.0 && negatives > 0.0).then(|| Ranking {
+            ap,
+            auroc: 1.0 - wrong / (positives * negatives),
+        })
+    }
+
+    #[test]
+    fn ranking_matches_a_full_sort_on_awkward_scores() {
+        let mut rng = crate::rng::Rng::new(5);
+        for trial in 0..40 {
+            let n = 50 + rng.below(3000) as usize;
+            let scores: Vec<f64> = (0..n)
+                .map(|i| match (i + trial) % 6 {
+                    0 => (rng.unit_f64() * 100.0).floor() / 100.0,
+                    // Neighbours far closer than a table cell.
+                    1 => 0.3 + rng.below(8) as f64 * 1e-12,
+                    2 => rng.unit_f64() as f32 as f64,
+                    3 => [0.0, -0.0, 1.0, 0.5][rng.below(4) as usize],
+                    4 => 0.7 + rng.unit_f64() * 1e-5,
+                    _ => rng.unit_f64(),
+                })
+                .collect();
+            let prevalence = [2, 5, 20, 60][trial % 4];
+            let truth: Vec<u8> = (0..n)
+                .map(|_| u8::from(rng.below(100) < prevalence))
+                .collect();
+            let got = RankedClass::new(&truth, &scores).weighted(&vec![1; n], n as u64);
+            let expected = sorted_reference(&truth, &scores);
+            match (got, expected) {
+                (Some(g), Some(e)) => {
+                    assert!((g.ap - e.ap).abs() < 1e-12, "trial {trial}: {g:?} vs {e:?}");
+                    assert!((g.auroc - e.auroc).abs() < 1e-12, "trial {trial}");
+                }
+                (g, e) => assert_eq!(g, e, "trial {trial}"),
+            }
+        }
+    }
+
     #[test]
     fn lanes_give_exactly_the_single_weighting_results() {
         let mut rng = crate::rng::Rng::new(9);
