@@ -140,6 +140,48 @@ fn scores_json(text: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Key/value pairs of a scores file.
+type Scores = Vec<(String, f64)>;
+
+/// `scores.txt` and `scores.json` read by Python itself, as the platforms do (`float()` of each
+/// `key: value` line; `json.load`), each value sent back as its `repr` (shortest round-trip).
+/// `None` when there is no python3 on the machine.
+fn python_reads(output: &Path) -> Option<(Scores, Scores)> {
+    const READER: &str = r#"
+import json, sys
+out = sys.argv[1]
+for line in open(out + "/scores.txt"):
+    key, value = line.split(":")
+    print("txt", key.strip(), repr(float(value)))
+for key, value in json.load(open(out + "/scores.json")).items():
+    assert isinstance(value, float) or isinstance(value, int), key
+    print("json", key, repr(float(value)))
+"#;
+    let run = Command::new("python3")
+        .arg("-c")
+        .arg(READER)
+        .arg(output)
+        .output()
+        .ok()?;
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (mut txt, mut json) = (Vec::new(), Vec::new());
+    for line in String::from_utf8(run.stdout).unwrap().lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let entry = (parts[1].to_string(), parts[2].parse::<f64>().unwrap());
+        if parts[0] == "txt" {
+            &mut txt
+        } else {
+            &mut json
+        }
+        .push(entry);
+    }
+    Some((txt, json))
+}
+
 fn bits(entries: &[(String, f64)]) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = entries
         .iter()
@@ -218,6 +260,21 @@ fn codabench_layout_scores_like_the_library_and_writes_the_four_files() {
         bits(&want_summary),
         "scores.json bit for bit"
     );
+    match python_reads(&output) {
+        Some((txt, json)) => {
+            assert_eq!(
+                bits(&txt),
+                bits(&want_summary),
+                "scores.txt through Python float()"
+            );
+            assert_eq!(
+                bits(&json),
+                bits(&want_summary),
+                "scores.json through json.load"
+            );
+        }
+        None => eprintln!("python3 not found: skipped reading the scores with Python"),
+    }
     assert!(
         want.scores.map > 0.2 && want.scores.map < 0.95,
         "{}",
