@@ -243,6 +243,7 @@ async fn register_submit(
 
 /// One phase's quota on the team page.
 struct QuotaLine {
+    id: String,
     phase: String,
     state: &'static str,
     remaining: u32,
@@ -324,6 +325,7 @@ async fn team_page_for(
             (_, _) => "now".into(),
         };
         page.quotas.push(QuotaLine {
+            id: phase.id.to_string(),
             phase: label.clone(),
             state: state_word,
             remaining: status.remaining(),

@@ -632,7 +632,7 @@ async fn submission(
 async fn style_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("Cache-Control", "public, max-age=300"))
         .body(include_str!("../../static/style.css"))
 }
 
@@ -641,6 +641,6 @@ async fn style_css() -> HttpResponse {
 async fn upload_js() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("Cache-Control", "public, max-age=300"))
         .body(include_str!("../../static/upload.js"))
 }
