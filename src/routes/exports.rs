@@ -12,7 +12,8 @@
 //! from the start, or revealed); an `own` or `hidden` phase exports nothing to teams or
 //! anonymous readers before the reveal. `submissions.csv` lists every upload of every team,
 //! which is more than the leaderboard shows, so non-organizers get it only after the phase
-//! has closed as well.
+//! has closed as well, and never in a double-blind (`anonymous`) phase, where it would tie
+//! pseudonyms to names; the other files carry the leaderboard's pseudonyms there.
 
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
@@ -127,10 +128,10 @@ async fn export(
         }
         _ => {
             let closed = Utc::now() >= phase.ends_at;
-            if !viewer.is_organizer() && !closed {
+            if !viewer.is_organizer() && (!closed || phase.anonymous) {
                 return Err(ApiError::Forbidden(format!(
                     "the list of every submission of phase {} is for organizers until the \
-                     phase closes",
+                     phase closes (always, in a double-blind phase)",
                     phase.id
                 )));
             }
