@@ -637,15 +637,41 @@ async fn repeated_failed_logins_are_rate_limited() {
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.text().await.unwrap().contains("too many failed sign-ins"));
+    // The API's token endpoint checks passwords too: it shares the limit.
+    let r = app
+        .post_json(
+            "/api/v1/tokens",
+            &serde_json::json!({"login": "limited", "password": "long enough password"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    for _ in 0..5 {
+        let r = app
+            .post_json(
+                "/api/v1/tokens",
+                &serde_json::json!({"login": "other-one", "password": "wrong password!"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app
+        .post_json(
+            "/api/v1/tokens",
+            &serde_json::json!({"login": "other-one", "password": "long enough password"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // Other logins are not blocked, and existing sessions keep working.
+    let third = approved_member(&app, "Team Third", "third-one").await;
     let r = attacker
         .post_form(
             "/login",
             "/login",
-            &[("login", "other-one"), ("password", "long enough password")],
+            &[("login", "third-one"), ("password", "long enough password")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(third.page("/team").await.contains("Team Third"));
     assert!(member.page("/team").await.contains("Team Limit"));
     assert!(other.page("/team").await.contains("Team Other"));
     app.stop().await;

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::pages::{fmt4, phase_or_404, render, see_other, show_time, show_ts, PageCtx, PageError};
-use super::security::is_tls;
+use super::security::{client_ip, is_tls, LoginOutcome};
 use super::upload::{self, Uploader};
 use super::ApiError;
 use crate::auth::{session_cookie, session_id, SESSION_COOKIE};
@@ -88,10 +88,6 @@ async fn login_submit(
     let form = form.map(|f| f.into_inner());
     PageCtx::check_csrf(&req, &state, form.as_ref().map(|f| f.csrf.as_str())).await?;
     let form = form.expect("a form with a valid token");
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
     let name = form.login.trim().to_string();
     let refuse = |ctx: PageCtx, status: StatusCode, error: String| {
         let page = LoginPage {
@@ -101,27 +97,32 @@ async fn login_submit(
         };
         render(&page.ctx, status, &page)
     };
-    if let Some(wait) = state.login_limiter.blocked(ip, &name) {
-        let ctx = PageCtx::load(&req, &state, viewer).await?;
-        return refuse(
-            ctx,
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "too many failed sign-ins; try again in {} s",
-                wait.as_secs() + 1
-            ),
-        );
-    }
-    let Some(user_id) = db::people::check_login(&state.pool, &name, &form.password).await? else {
-        state.login_limiter.failed(ip, &name);
-        let ctx = PageCtx::load(&req, &state, viewer).await?;
-        return refuse(
-            ctx,
-            StatusCode::UNAUTHORIZED,
-            "wrong login or password".into(),
-        );
+    let outcome = state
+        .login_limiter
+        .check(&state.pool, client_ip(&req), &name, &form.password)
+        .await?;
+    let user_id = match outcome {
+        LoginOutcome::Valid(user_id) => user_id,
+        LoginOutcome::Wrong => {
+            let ctx = PageCtx::load(&req, &state, viewer).await?;
+            return refuse(
+                ctx,
+                StatusCode::UNAUTHORIZED,
+                "wrong login or password".into(),
+            );
+        }
+        LoginOutcome::Blocked(wait) => {
+            let ctx = PageCtx::load(&req, &state, viewer).await?;
+            return refuse(
+                ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed sign-ins; try again in {} s",
+                    wait.as_secs() + 1
+                ),
+            );
+        }
     };
-    state.login_limiter.succeeded(ip, &name);
     // A new session id at every sign-in (no fixation); the old session, if any, ends.
     if let Some(old) = session_id(&req, &state.cookie_key) {
         db::people::delete_session(&state.pool, &old).await?;

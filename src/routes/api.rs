@@ -365,12 +365,26 @@ struct Credentials {
 /// the organizer), shown this once. Refused until the team is approved.
 #[post("/tokens")]
 async fn create_token(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = db::people::check_login(&state.pool, &body.login, &body.password)
+    // The same rate limit as the sign-in form (routes::security).
+    let ip = super::security::client_ip(&req);
+    let user_id = match state
+        .login_limiter
+        .check(&state.pool, ip, &body.login, &body.password)
         .await?
-        .ok_or(ApiError::Unauthorized)?;
+    {
+        super::security::LoginOutcome::Valid(user_id) => user_id,
+        super::security::LoginOutcome::Wrong => return Err(ApiError::Unauthorized),
+        super::security::LoginOutcome::Blocked(wait) => {
+            return Err(ApiError::TooMany(format!(
+                "too many failed sign-ins; try again in {} s",
+                wait.as_secs() + 1
+            )))
+        }
+    };
     let owner = match db::people::user_owner(&state.pool, user_id).await? {
         Some((owner, true)) => owner,
         Some((_, false)) => {

@@ -148,6 +148,24 @@ pub const FAILURES_PER_ADDRESS: usize = 30;
 /// The sliding window of the login rate limit.
 pub const WINDOW: Duration = Duration::from_secs(60);
 
+/// What a rate-limited password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The password is right: this user.
+    Valid(i64),
+    /// Wrong login or password (counted).
+    Wrong,
+    /// Over the limit: the password was not checked; retry after this long.
+    Blocked(Duration),
+}
+
+/// The client address used for rate limits (the TCP peer; see the module doc).
+pub fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
+}
+
 /// Counts failed logins in memory (a restart forgets them, which only helps real users).
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
@@ -192,6 +210,33 @@ impl LoginLimiter {
             Self::prune(list, now);
             list.push(now);
         }
+    }
+
+    /// Checks a password (argon2, via `db::people::check_login`) unless the client is over
+    /// the limit; counts a failure, forgets the login's failures on success. Used by the
+    /// sign-in form and by `POST /api/v1/tokens`, so neither is a way around the other.
+    pub async fn check(
+        &self,
+        pool: &sqlx::SqlitePool,
+        ip: IpAddr,
+        login: &str,
+        password: &str,
+    ) -> Result<LoginOutcome, sqlx::Error> {
+        if let Some(wait) = self.blocked(ip, login) {
+            return Ok(LoginOutcome::Blocked(wait));
+        }
+        Ok(
+            match db::people::check_login(pool, login, password).await? {
+                Some(user_id) => {
+                    self.succeeded(ip, login);
+                    LoginOutcome::Valid(user_id)
+                }
+                None => {
+                    self.failed(ip, login);
+                    LoginOutcome::Wrong
+                }
+            },
+        )
     }
 
     /// Forgets the failures of a login after a success.
