@@ -33,19 +33,19 @@ u0=$(now)
 ID=$(curl -sf -H "Authorization: Bearer $TEAM" -F "file=@t1/submission.csv" \
     "$BASE/api/v1/phases/task1-dev/submissions" | json 'd["id"]')
 u1=$(now)
-echo "upload + validation answered 202 after: $(echo "$u1 - u0" | bc) s"
+echo "upload + validation answered 202 after: $(echo "$u1 - $u0" | bc) s"
 for _ in $(seq 1 3000); do
     ROW=$(curl -sf "$BASE/api/v1/phases/task1-dev/leaderboard" | json "[r for r in d['rows'] if r['submission']=='$ID']")
     [ "$ROW" != "[]" ] && break
     sleep 0.05
 done
 u2=$(now)
-echo "202 -> on the leaderboard (point scores): $(echo "$u2 - u1" | bc) s"
+echo "202 -> on the leaderboard (point scores): $(echo "$u2 - $u1" | bc) s"
 for _ in $(seq 1 3000); do
     CI=$(curl -sf "$BASE/api/v1/phases/task1-dev/leaderboard" | json "[r['mAP_ci_low'] for r in d['rows'] if r['submission']=='$ID'][0]")
     [ "$CI" != "None" ] && break
     sleep 0.05
 done
 u3=$(now)
-echo "202 -> 95 % CI shown (1000 bootstrap replicates): $(echo "$u3 - u1" | bc) s"
-echo "upload start -> leaderboard: $(echo "$u2 - u0" | bc) s"
+echo "202 -> 95 % CI shown (1000 bootstrap replicates): $(echo "$u3 - $u1" | bc) s"
+echo "upload start -> leaderboard: $(echo "$u2 - $u0" | bc) s"
