@@ -53,9 +53,21 @@ impl Default for ScoreOptions {
 
 /// Scores `INPUT/res` against `INPUT/ref` and writes the report files into `output_dir`.
 pub fn run(input_dir: &Path, output_dir: &Path, options: &ScoreOptions) -> Result<Report> {
-    let reference = Reference::from_dir(&input_dir.join("ref"))?;
-    let found = find_submission(&input_dir.join("res"))?;
-    let predictions = read_submission(&found, &reference, &options.limits)?;
+    // Reading the submission (tens of MB) needs no reference: do it while the reference is
+    // parsed, so the two cores are both busy from the start. A reference error still wins,
+    // as when the steps ran one after the other.
+    let (reference, upload) = rayon::join(
+        || Reference::from_dir(&input_dir.join("ref")),
+        || {
+            let found = find_submission(&input_dir.join("res"))?;
+            read_upload(&found, &options.limits)
+        },
+    );
+    let reference = reference?;
+    let (bytes, limits) = upload?;
+    let predictions =
+        submission::validate_upload(&bytes, &reference.task, Some(&reference), &limits)?;
+    drop(bytes);
     let report = score(&reference, &predictions, options)?;
     report::write_all(&report, output_dir)?;
     Ok(report)
@@ -67,7 +79,9 @@ pub fn score(
     predictions: &Predictions,
     options: &ScoreOptions,
 ) -> Result<Report> {
-    let scores = metrics::score(reference, predictions)?;
+    // Each class is sorted once, for the point scores and the bootstrap alike.
+    let ranked = metrics::rank_classes(reference, predictions)?;
+    let scores = metrics::score_ranked(reference, predictions, &ranked)?;
     let intervals = (options.bootstrap > 0).then(|| {
         let sampler = Sampler::for_reference(
             reference,
@@ -77,7 +91,7 @@ pub fn score(
                 ..BootstrapOptions::default()
             },
         );
-        bootstrap::intervals(&sampler, reference, predictions)
+        bootstrap::intervals_ranked(&sampler, &ranked)
     });
     Ok(Report {
         scores,
@@ -201,7 +215,13 @@ pub fn read_submission(
     reference: &Reference,
     limits: &Limits,
 ) -> Result<Predictions> {
-    let (bytes, limits) = match found {
+    let (bytes, limits) = read_upload(found, limits)?;
+    submission::validate_upload(&bytes, &reference.task, Some(reference), &limits)
+}
+
+/// Reads the found submission's bytes (size-checked) and the limits that apply to them.
+fn read_upload(found: &Found, limits: &Limits) -> Result<(Vec<u8>, Limits)> {
+    Ok(match found {
         // The platform already unpacked this CSV: only the CSV size limit applies to it.
         Found::Csv(p) => (
             read_limited(p, limits.max_csv_bytes, "CSV")?,
@@ -214,8 +234,7 @@ pub fn read_submission(
             read_limited(p, limits.max_upload_bytes, "upload")?,
             limits.clone(),
         ),
-    };
-    submission::validate_upload(&bytes, &reference.task, Some(reference), &limits)
+    })
 }
 
 /// Reads the `dicom_id` column of a CSV (a reference, a sample submission...), ignoring
