@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bootstrap::{self, BootstrapOptions, Sampler};
 use crate::error::{Result, ScoringError};
-use crate::metrics;
+use crate::metrics::{self, RankedClass};
 use crate::reference::Reference;
 use crate::report::{self, Report};
 use crate::submission::{self, Limits, Predictions};
@@ -53,6 +53,20 @@ impl Default for ScoreOptions {
 
 /// Scores `INPUT/res` against `INPUT/ref` and writes the report files into `output_dir`.
 pub fn run(input_dir: &Path, output_dir: &Path, options: &ScoreOptions) -> Result<Report> {
+    run_scored(input_dir, output_dir, options).map(|scored| scored.report)
+}
+
+/// What [`run_scored`] built: the report and the big intermediate data.
+pub struct Scored {
+    /// The report written to `OUTPUT`.
+    pub report: Report,
+    /// The parsed reference and submission and the ranked classes (about 100 MB for Task 1).
+    /// Returned rather than dropped so that a process about to exit can skip freeing them.
+    pub inputs: (Reference, Predictions, Vec<RankedClass>),
+}
+
+/// [`run`], also handing back the intermediate data instead of freeing it.
+pub fn run_scored(input_dir: &Path, output_dir: &Path, options: &ScoreOptions) -> Result<Scored> {
     // Reading the submission (tens of MB) needs no reference: do it while the reference is
     // parsed, so the two cores are both busy from the start. A reference error still wins,
     // as when the steps ran one after the other.
@@ -68,9 +82,12 @@ pub fn run(input_dir: &Path, output_dir: &Path, options: &ScoreOptions) -> Resul
     let predictions =
         submission::validate_upload(&bytes, &reference.task, Some(&reference), &limits)?;
     drop(bytes);
-    let report = score(&reference, &predictions, options)?;
+    let (report, ranked) = score_keeping_ranks(&reference, &predictions, options)?;
     report::write_all(&report, output_dir)?;
-    Ok(report)
+    Ok(Scored {
+        report,
+        inputs: (reference, predictions, ranked),
+    })
 }
 
 /// Scores validated predictions (and the bootstrap when `options.bootstrap > 0`).
@@ -79,6 +96,15 @@ pub fn score(
     predictions: &Predictions,
     options: &ScoreOptions,
 ) -> Result<Report> {
+    score_keeping_ranks(reference, predictions, options).map(|(report, _)| report)
+}
+
+/// [`score`], also returning the ranked classes.
+fn score_keeping_ranks(
+    reference: &Reference,
+    predictions: &Predictions,
+    options: &ScoreOptions,
+) -> Result<(Report, Vec<RankedClass>)> {
     // Each class is sorted once, for the point scores and the bootstrap alike.
     let ranked = metrics::rank_classes(reference, predictions)?;
     let scores = metrics::score_ranked(reference, predictions, &ranked)?;
@@ -93,11 +119,12 @@ pub fn score(
         );
         bootstrap::intervals_ranked(&sampler, &ranked)
     });
-    Ok(Report {
+    let report = Report {
         scores,
         intervals,
         warnings: predictions.warnings.clone(),
-    })
+    };
+    Ok((report, ranked))
 }
 
 /// The submission file found under `INPUT/res`.
