@@ -23,8 +23,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use rayon::prelude::*;
 
 use crate::error::{Result, ScoringError};
 use crate::reference::Reference;
@@ -543,8 +543,12 @@ struct PredictionRows<'p> {
     reference: Option<&'p Reference>,
     /// Row number of the first body line of the file.
     first_row: u32,
-    /// Scores per label, in chunk row order.
+    /// Scores per label, in chunk row order, without a reference.
     columns: Vec<Vec<f64>>,
+    /// Scores per label in reference row order, written in place, with a reference.
+    placed: &'p [&'p [AtomicU64]],
+    /// Index of the id column.
+    id_col: usize,
     /// Row number of every record.
     rows: Vec<u32>,
     /// Reference row of every record ([`UNKNOWN`] if absent), with a reference.
@@ -567,30 +571,40 @@ fn reference_row(reference: &Reference, id: &str, guess: u32) -> Option<u32> {
 
 impl RowSink for PredictionRows<'_> {
     fn row(&mut self, row: u32, fields: &[&str]) -> std::result::Result<(), CellError> {
+        // The id is looked up first so that each score goes straight to its reference row;
+        // its errors still come in column order below.
+        let id = table::trim(fields[self.id_col]);
+        let key = match self.reference {
+            Some(r) if !id.is_empty() => reference_row(r, id, row - self.first_row),
+            _ => None,
+        };
         for (col, (field, role)) in fields.iter().zip(self.roles).enumerate() {
             match *role {
                 Role::Label(k) => {
                     let v =
                         parse_probability(field).map_err(|problem| CellError { col, problem })?;
-                    self.columns[k].push(v);
+                    if self.reference.is_none() {
+                        self.columns[k].push(v);
+                    } else if let Some(key) = key {
+                        // Two rows write the same place only when an id is duplicated, and
+                        // then the file is refused: the value written last does not matter.
+                        self.placed[k][key as usize].store(v.to_bits(), Ordering::Relaxed);
+                    }
                 }
                 Role::Id => {
-                    let id = table::trim(field);
                     if id.is_empty() {
                         return Err(CellError {
                             col,
                             problem: "the cell is empty; every row needs its dicom_id".into(),
                         });
                     }
-                    match self.reference {
-                        Some(r) => match reference_row(r, id, row - self.first_row) {
-                            Some(k) => self.keys.push(k),
-                            None => {
-                                self.keys.push(UNKNOWN);
-                                self.unknown.push((row, id.to_string()));
-                            }
-                        },
-                        None => self.ids.push(id.to_string()),
+                    match (self.reference, key) {
+                        (Some(_), Some(k)) => self.keys.push(k),
+                        (Some(_), None) => {
+                            self.keys.push(UNKNOWN);
+                            self.unknown.push((row, id.to_string()));
+                        }
+                        (None, _) => self.ids.push(id.to_string()),
                     }
                 }
                 Role::Ignored => {}
@@ -613,15 +627,31 @@ pub fn parse_predictions(
     let (roles, warnings) = plan_columns(&header.names, task)?;
     let body = &csv[header.body_start..];
     let nlabels = task.labels.len();
+    let id_col = roles
+        .iter()
+        .position(|r| *r == Role::Id)
+        .expect("plan_columns checks the id column");
+    // With a reference, the scores are written straight into reference row order (no
+    // file-order copy of the whole table to allocate, fill and move).
+    let mut placed: Vec<Vec<f64>> = match reference {
+        Some(r) => (0..nlabels).map(|_| vec![0.0; r.len()]).collect(),
+        None => Vec::new(),
+    };
+    let views: Vec<&[AtomicU64]> = placed.iter_mut().map(|c| atomic_view(c)).collect();
     let chunks = table::parse_rows(body, header.first_body_row, &header.names, |rows| {
+        let file_order = if reference.is_some() { 0 } else { rows };
         PredictionRows {
             roles: &roles,
             reference,
             first_row: header.first_body_row,
-            columns: (0..nlabels).map(|_| Vec::with_capacity(rows)).collect(),
+            columns: (0..nlabels)
+                .map(|_| Vec::with_capacity(file_order))
+                .collect(),
+            placed: &views,
+            id_col,
             rows: Vec::with_capacity(rows),
-            keys: Vec::with_capacity(if reference.is_some() { rows } else { 0 }),
-            ids: Vec::with_capacity(if reference.is_some() { 0 } else { rows }),
+            keys: Vec::with_capacity(rows - file_order),
+            ids: Vec::with_capacity(file_order),
             unknown: Vec::new(),
         }
     })
@@ -632,7 +662,12 @@ pub fn parse_predictions(
         ));
     }
     let (ids, scores) = match reference {
-        Some(r) => align_to_reference(&chunks, r, nlabels)?,
+        Some(r) => {
+            check_ids(&chunks, r)?;
+            drop(chunks);
+            drop(views);
+            (r.ids.clone(), placed)
+        }
         None => in_file_order(chunks, nlabels)?,
     };
     Ok(Predictions {
@@ -642,12 +677,21 @@ pub fn parse_predictions(
     })
 }
 
-/// Checks the ids against the reference and puts the scores in reference row order.
-fn align_to_reference(
-    chunks: &[PredictionRows<'_>],
-    reference: &Reference,
-    nlabels: usize,
-) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+/// `col` seen as atomics, so that parallel chunks can write its cells through shared
+/// references without `unsafe` at every write.
+fn atomic_view(col: &mut [f64]) -> &[AtomicU64] {
+    const _: () = assert!(
+        std::mem::size_of::<f64>() == std::mem::size_of::<AtomicU64>()
+            && std::mem::align_of::<f64>() >= std::mem::align_of::<AtomicU64>()
+    );
+    // SAFETY: same size and (checked above) compatible alignment; `AtomicU64` has the memory
+    // layout of `u64`, every bit pattern is a valid f64, and the exclusive borrow of `col`
+    // lasts as long as the view, so no plain access can race with the atomic ones.
+    unsafe { &*(col as *mut [f64] as *const [AtomicU64]) }
+}
+
+/// Checks the ids against the reference (the scores are already in reference row order).
+fn check_ids(chunks: &[PredictionRows<'_>], reference: &Reference) -> Result<()> {
     const UNSEEN: u32 = 0;
     // Row number where each reference id was first seen (0: not seen).
     let mut seen_at = vec![UNSEEN; reference.len()];
@@ -727,20 +771,7 @@ fn align_to_reference(
     if !problems.is_empty() {
         return Err(ScoringError::Refused(problems.join("; ")));
     }
-    let n = reference.len();
-    let scores = (0..nlabels)
-        .into_par_iter()
-        .map(|j| {
-            let mut col = vec![0.0; n];
-            for chunk in chunks {
-                for (&key, &v) in chunk.keys.iter().zip(&chunk.columns[j]) {
-                    col[key as usize] = v;
-                }
-            }
-            col
-        })
-        .collect();
-    Ok((reference.ids.clone(), scores))
+    Ok(())
 }
 
 /// Without a reference: refuses duplicated ids and keeps the file order.
