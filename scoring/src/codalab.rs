@@ -19,6 +19,7 @@
 //! - **Refusal**: nothing is written to `OUTPUT` unless every step succeeded; the error is one
 //!   line, printed first on stderr by the binary.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::bootstrap::{self, BootstrapOptions, Sampler};
@@ -233,7 +234,44 @@ fn read_limited(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
             "the {what} is {len} bytes, over the limit of {max} bytes"
         )));
     }
-    std::fs::read(path).map_err(io)
+    read_file(path, len).map_err(io)
+}
+
+/// Reads a whole file of about `len` bytes, asking for huge pages (see
+/// [`ask_for_huge_pages`]).
+pub(crate) fn read_file(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    ask_for_huge_pages(&mut bytes);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Asks Linux to back a large empty buffer with 2 MB pages: filling a 70 MB upload page by
+/// page costs ~17,000 page faults, a noticeable share of a scoring run. Only a hint: the
+/// kernel may refuse, and other systems ignore it.
+fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = buffer.as_mut_ptr() as usize;
+        let end = start + buffer.capacity();
+        let first = start.next_multiple_of(HUGE);
+        let last = end / HUGE * HUGE;
+        if last > first {
+            // SAFETY: the range lies inside the buffer's own allocation; MADV_HUGEPAGE only
+            // changes how the kernel backs those pages, never their contents.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buffer;
 }
 
 /// Reads and validates the found submission against `reference`.

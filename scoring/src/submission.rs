@@ -25,7 +25,6 @@ use std::collections::HashMap;
 use std::io::{Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-
 use crate::error::{Result, ScoringError};
 use crate::reference::Reference;
 use crate::table::{self, count_of, quote, CellError, RowSink};
