@@ -15,7 +15,7 @@
 //! has closed as well, and never in a double-blind (`anonymous`) phase, where it would tie
 //! pseudonyms to names; the other files carry the leaderboard's pseudonyms there.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{routes, web, HttpResponse};
 use chrono::Utc;
 
 use super::ApiError;
@@ -27,7 +27,7 @@ use crate::AppState;
 
 /// Registers the export routes (before the API scope, which would otherwise answer 404).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(export_page).service(export_api);
+    cfg.service(export_file);
 }
 
 /// The files one can export, by name.
@@ -147,20 +147,12 @@ async fn export(
     })
 }
 
-/// `GET /phases/{phase}/export/{file}`.
+/// `GET /phases/{phase}/export/{file}`, also under `/api/v1/` for scripts: one handler, so
+/// the two paths cannot drift apart in what they let a viewer see.
+#[routes]
 #[get("/phases/{phase}/export/{file}")]
-async fn export_page(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    viewer: Viewer,
-) -> Result<HttpResponse, ApiError> {
-    let (phase, file) = path.into_inner();
-    export(&state, &phase, &file, viewer).await
-}
-
-/// `GET /api/v1/phases/{phase}/export/{file}`.
 #[get("/api/v1/phases/{phase}/export/{file}")]
-async fn export_api(
+async fn export_file(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     viewer: Viewer,
