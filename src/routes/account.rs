@@ -153,9 +153,13 @@ async fn logout(
         db::people::delete_session(&state.pool, &id).await?;
     }
     let mut response = see_other("/");
+    // The removal carries the same attributes as the cookie it replaces: a browser may
+    // ignore a non-Secure cookie that would overwrite a Secure one.
     let mut gone = actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
         .path("/")
         .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .secure(is_tls(&req, &state))
         .finish();
     gone.make_removal();
     response
