@@ -133,9 +133,23 @@ mod archive {
 
     /// The bytes of the one CSV inside a zip upload.
     pub(super) fn csv_from_zip(upload: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-        if let Some(n) = declared_entries(upload) {
-            if n > limits.max_entries as u64 {
-                return Err(too_many(n, limits));
+        let directory = Directory::find(upload);
+        if let Some(d) = &directory {
+            if d.declared > limits.max_entries as u64 {
+                return Err(too_many(d.declared, limits));
+            }
+            // The end record can understate the entries: the zip crate would then index
+            // only the first few while other tools unpack them all. Count what is there.
+            if let Some(n) = d.count_entries(upload) {
+                if n > limits.max_entries as u64 {
+                    return Err(too_many(n, limits));
+                }
+                if n != d.declared {
+                    return Err(ScoringError::refused(format!(
+                        "the zip's directory holds {n} entries but its end record says {}; make it again with a standard zip tool",
+                        d.declared
+                    )));
+                }
             }
         }
         let mut archive = ZipArchive::new(Cursor::new(upload)).map_err(|e| {
@@ -339,28 +353,71 @@ mod archive {
         Ok(parts)
     }
 
-    /// The entry count the end-of-central-directory record declares, read before the zip
-    /// crate builds its index (so a zip with millions of entries costs nothing).
-    fn declared_entries(data: &[u8]) -> Option<u64> {
-        const EOCD_LEN: usize = 22;
-        let tail_start = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
-        let pos = tail_start + memchr::memmem::rfind(&data[tail_start..], b"PK\x05\x06")?;
-        let eocd = data.get(pos..pos + EOCD_LEN)?;
-        let n = u16::from_le_bytes([eocd[10], eocd[11]]);
-        if n != u16::MAX {
-            return Some(n.into());
+    /// What the end-of-central-directory record says, read before the zip crate builds its
+    /// index (so a zip claiming millions of entries costs nothing).
+    struct Directory {
+        /// Entries the record declares.
+        declared: u64,
+        /// Offset and size of the central directory it points at.
+        offset: u64,
+        size: u64,
+    }
+
+    impl Directory {
+        fn find(data: &[u8]) -> Option<Directory> {
+            const EOCD_LEN: usize = 22;
+            let tail_start = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
+            let pos = tail_start + memchr::memmem::rfind(&data[tail_start..], b"PK\x05\x06")?;
+            let eocd = data.get(pos..pos + EOCD_LEN)?;
+            let u16_at = |i: usize| u16::from_le_bytes([eocd[i], eocd[i + 1]]);
+            let u32_at = |i: usize| u32::from_le_bytes(eocd[i..i + 4].try_into().expect("4 bytes"));
+            let n = u16_at(10);
+            let (size, offset) = (u32_at(12), u32_at(16));
+            if n != u16::MAX && size != u32::MAX && offset != u32::MAX {
+                return Some(Directory {
+                    declared: n.into(),
+                    offset: offset.into(),
+                    size: size.into(),
+                });
+            }
+            // Zip64: the locator just before the record points at the zip64 record.
+            let loc = data.get(pos.checked_sub(20)?..pos)?;
+            if !loc.starts_with(b"PK\x06\x07") {
+                return None;
+            }
+            let off = u64::from_le_bytes(loc[8..16].try_into().ok()?) as usize;
+            let rec = data.get(off..off.checked_add(56)?)?;
+            if !rec.starts_with(b"PK\x06\x06") {
+                return None;
+            }
+            let u64_at = |i: usize| u64::from_le_bytes(rec[i..i + 8].try_into().expect("8 bytes"));
+            Some(Directory {
+                declared: u64_at(32),
+                size: u64_at(40),
+                offset: u64_at(48),
+            })
         }
-        // Zip64: the locator just before the record points at the zip64 record.
-        let loc = data.get(pos.checked_sub(20)?..pos)?;
-        if !loc.starts_with(b"PK\x06\x07") {
-            return None;
+
+        /// The central file headers actually present in the directory, walked header by
+        /// header (linear in their number); `None` when the directory is not where the
+        /// record says (e.g. data prepended to the zip), which the zip crate then sorts out.
+        fn count_entries(&self, data: &[u8]) -> Option<u64> {
+            const HEADER_LEN: usize = 46;
+            let start = usize::try_from(self.offset).ok()?;
+            let end = start.checked_add(usize::try_from(self.size).ok()?)?;
+            let directory = data.get(start..end)?;
+            let mut at = 0;
+            let mut n = 0;
+            while let Some(header) = directory.get(at..at + HEADER_LEN) {
+                if !header.starts_with(b"PK\x01\x02") {
+                    return None;
+                }
+                let len = |i: usize| u16::from_le_bytes([header[i], header[i + 1]]) as usize;
+                at += HEADER_LEN + len(28) + len(30) + len(32);
+                n += 1;
+            }
+            Some(n)
         }
-        let off = u64::from_le_bytes(loc[8..16].try_into().ok()?) as usize;
-        let rec = data.get(off..off.checked_add(40)?)?;
-        if !rec.starts_with(b"PK\x06\x06") {
-            return None;
-        }
-        Some(u64::from_le_bytes(rec[32..40].try_into().ok()?))
     }
 }
 
