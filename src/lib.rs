@@ -47,6 +47,12 @@
 //!   server; a team still sees its own name.
 //! - **Demo baselines** are scored only against demo labels; loading real labels takes them
 //!   off the board instead of failing them.
+//! - **Slow, stalled and oversized uploads** (see [`routes::upload`]): the body is read
+//!   through a guard that stops at the size limit (413, also decided from `Content-Length`
+//!   before reading), after [`Timeouts::upload_idle`] without a byte or
+//!   [`Timeouts::upload_total`] in all (408); request heads must arrive within
+//!   [`Timeouts::request_head`] (actix answers 408). Oversized uploads count against the
+//!   refused cap; malformed or timed-out requests do not (they never reach a check).
 //! - **Organizer uploads** are baselines of the team "Organizers (baselines)": shown, never
 //!   ranked, outside the quotas.
 
@@ -100,6 +106,31 @@ pub struct AppState {
     pub job_timeout: Duration,
     /// Failed web sign-ins per client, for the login rate limit.
     pub login_limiter: routes::security::LoginLimiter,
+    /// How long a client may take to send a request.
+    pub timeouts: Timeouts,
+}
+
+/// How long a client may take to send its request; a slow or stalled client is answered
+/// `408` and disconnected instead of holding a connection and a temp file for ever.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// The request line and headers must arrive within this time (default 10 s).
+    pub request_head: Duration,
+    /// An upload body may pause this long between two reads (default 60 s).
+    pub upload_idle: Duration,
+    /// A whole upload body must arrive within this time (default 1 h: 200 MB at about
+    /// 0.5 Mbit/s).
+    pub upload_total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            request_head: Duration::from_secs(10),
+            upload_idle: Duration::from_secs(60),
+            upload_total: Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 /// How to start the server.
@@ -122,6 +153,8 @@ pub struct Settings {
     /// A scoring stage running longer than this is failed with a clear reason, so no
     /// submission sits in `running` for ever.
     pub job_timeout: Duration,
+    /// Client timeouts (request head, upload body).
+    pub timeouts: Timeouts,
 }
 
 impl Settings {
@@ -138,6 +171,7 @@ impl Settings {
             limits: Limits::default(),
             secure_cookies: false,
             job_timeout: Duration::from_secs(30 * 60),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -191,6 +225,7 @@ impl Application {
             secure_cookies: settings.secure_cookies,
             job_timeout: settings.job_timeout,
             login_limiter: Default::default(),
+            timeouts: settings.timeouts,
         });
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
@@ -203,6 +238,7 @@ impl Application {
                 .configure(routes::api::configure)
                 .configure(routes::pages::configure)
         })
+        .client_request_timeout(settings.timeouts.request_head)
         .listen(listener)?
         .run();
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -6,18 +6,6 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 
-fn stored_files(app: &TestApp) -> usize {
-    let mut n = 0;
-    for dir in std::fs::read_dir(app.dir.join("files")).unwrap() {
-        n += std::fs::read_dir(dir.unwrap().path()).unwrap().count();
-    }
-    n
-}
-
-fn temp_files(app: &TestApp) -> usize {
-    std::fs::read_dir(app.dir.join("tmp")).unwrap().count()
-}
-
 #[tokio::test]
 async fn refused_and_oversized_uploads_leave_no_row_and_no_file() {
     let app = spawn_app_changed(|s| s.limits.max_upload_bytes = 20_000).await;
@@ -30,7 +18,7 @@ async fn refused_and_oversized_uploads_leave_no_row_and_no_file() {
     let big = task3_submission(&data, &task, 1.0, 1);
     assert!(big.len() > 20_000);
     let r = app.upload("pub", Some(&team), big.as_bytes()).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         error_of(r).await,
         "upload is larger than the limit of 20000 bytes"

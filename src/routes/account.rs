@@ -5,7 +5,6 @@
 //! refusal). `static/upload.js` sends the same form with `XMLHttpRequest` to show a progress
 //! bar; it asks for JSON (`Accept: application/json`) and gets `{"location"}` or `{"error"}`.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -394,7 +393,7 @@ async fn team_upload(
     req: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    payload: Multipart,
+    payload: upload::UploadBody,
 ) -> Result<HttpResponse, PageError> {
     let (team_id, user_id) = match viewer {
         Viewer::Team {

@@ -2,7 +2,6 @@
 //! endpoints the web pages also offer (registration, tokens, approval, reveal, reference
 //! upload). Every read goes through a `db` function that applies visibility for the viewer.
 
-use actix_multipart::Multipart;
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -190,7 +189,7 @@ async fn create_submission(
     state: web::Data<AppState>,
     path: web::Path<String>,
     viewer: Viewer,
-    payload: Multipart,
+    payload: upload::UploadBody,
 ) -> Result<HttpResponse, ApiError> {
     let uploader = match viewer {
         Viewer::Anonymous => return Err(ApiError::Unauthorized),
@@ -219,11 +218,13 @@ async fn create_submission(
         upload::precheck(&state, &phase, uploader.team_id).await?;
     }
     let received = match upload::receive(&state, payload, state.limits.max_upload_bytes).await {
-        Err(ApiError::Refused(why)) if !uploader.baseline => {
-            // An oversized or empty upload counts against the refused-upload cap too.
+        Err(e @ (ApiError::Refused(_) | ApiError::TooLarge(_))) if !uploader.baseline => {
+            // An oversized form or one without its file counts against the refused-upload
+            // cap too (a malformed or timed-out request does not: it never reached a check).
             let phase_id = phase.id.as_str();
+            let why = e.to_string();
             db::submissions::record_refused(&state.pool, phase_id, uploader.team_id, &why).await?;
-            return Err(ApiError::Refused(why));
+            return Err(e);
         }
         other => other?,
     };
@@ -439,7 +440,7 @@ async fn load_reference(
     state: web::Data<AppState>,
     path: web::Path<String>,
     viewer: Viewer,
-    payload: Multipart,
+    payload: upload::UploadBody,
 ) -> Result<HttpResponse, ApiError> {
     let phase = organizer_phase(&state, &path, &viewer).await?;
     let received = upload::receive(&state, payload, state.limits.max_csv_bytes).await?;

@@ -32,6 +32,15 @@ pub enum ApiError {
     /// 400: malformed request.
     #[error("{0}")]
     BadRequest(String),
+    /// 408: the request body stalled or took too long.
+    #[error("{0}")]
+    Timeout(String),
+    /// 413: the upload is over the size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the body is not the expected kind (e.g. not multipart/form-data).
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// 422: the upload was refused by validation.
     #[error("{0}")]
     Refused(String),
@@ -63,6 +72,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -407,7 +406,7 @@ async fn load_reference(
     state: web::Data<AppState>,
     path: web::Path<String>,
     viewer: Viewer,
-    payload: Multipart,
+    payload: upload::UploadBody,
 ) -> Result<HttpResponse, PageError> {
     require_organizer(&viewer)?;
     let received = upload::receive(&state, payload, state.limits.max_csv_bytes).await?;

@@ -2,23 +2,143 @@
 //! `file` field to a temp file while hashing it and enforcing the size limit, validate it
 //! with the engine on a blocking thread, then check the quotas and store it in one
 //! transaction. A refused or over-quota upload leaves no row and no file behind.
+//!
+//! The request body is read through a guard (`Guarded`), which stops reading the socket as soon as
+//! the body passes the size limit (plus room for the form's framing and text fields), when
+//! no byte arrives for [`Timeouts::upload_idle`], or when the whole body takes longer than
+//! [`Timeouts::upload_total`]. Nothing but the text fields (capped at [`MAX_FORM_TEXT`]) and
+//! the multipart parser's own 64 KiB buffer is held in memory: the file goes to disk.
+//!
+//! Answers (each `{"error": "..."}`, one line): 413 over the size limit (decided from
+//! `Content-Length` before reading when the client sends one, else while streaming), 408 when
+//! the body stalls or trickles past the deadline, 415 when the request is not
+//! `multipart/form-data`, 400 for a malformed or interrupted form or oversized text fields,
+//! 422 for a form without exactly one `file` field and for everything the engine refuses.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use actix_multipart::Multipart;
+use actix_multipart::{Multipart, MultipartError};
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
 use chrono::Utc;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
+use tokio::time::{Instant, Sleep};
 
 use super::ApiError;
 use crate::db;
 use crate::db::submissions::{Accepted, NewSubmission};
 use crate::domain::{ts, Phase, SubmissionId};
-use crate::AppState;
+use crate::{AppState, Timeouts};
 
 /// Longest description kept, in bytes.
 const MAX_DESCRIPTION: usize = 2000;
+
+/// Most bytes of all text fields of one form together (description, CSRF token, phase).
+pub const MAX_FORM_TEXT: usize = 16 << 10;
+
+/// Room for the multipart framing and the text fields on top of the file's size limit.
+const FORM_OVERHEAD: u64 = 64 << 10;
+
+/// The body of an upload request, with the headers needed to parse it. Unlike actix's
+/// `Multipart` extractor, it lets [`receive`] put limits on the raw byte stream first.
+pub struct UploadBody {
+    headers: HeaderMap,
+    payload: Payload,
+}
+
+impl FromRequest for UploadBody {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(UploadBody {
+            headers: req.headers().clone(),
+            payload: payload.take(),
+        }))
+    }
+}
+
+/// Why [`Guarded`] stopped reading the body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    TooLarge,
+    Idle,
+    Total,
+}
+
+/// The request body with a byte cap, an idle timeout and a total deadline. It records why
+/// it stopped in `stop`, because the multipart parser reports every stream error alike.
+struct Guarded<S> {
+    inner: S,
+    read: u64,
+    cap: u64,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    deadline: Pin<Box<Sleep>>,
+    stop: Rc<Cell<Option<Stop>>>,
+}
+
+impl<S> Guarded<S> {
+    fn fail(&mut self, why: Stop) -> Poll<Option<Result<Bytes, PayloadError>>> {
+        self.stop.set(Some(why));
+        let error = match why {
+            Stop::TooLarge => PayloadError::Overflow,
+            Stop::Idle | Stop::Total => PayloadError::Io(std::io::ErrorKind::TimedOut.into()),
+        };
+        Poll::Ready(Some(Err(error)))
+    }
+}
+
+impl<S> Stream for Guarded<S>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.stop.get().is_some() {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.read += chunk.len() as u64;
+                if this.read > this.cap {
+                    return this.fail(Stop::TooLarge);
+                }
+                if this.deadline.is_elapsed() {
+                    return this.fail(Stop::Total);
+                }
+                let next = Instant::now() + this.idle;
+                this.idle_timer.as_mut().reset(next);
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Pending => {
+                // Both timers are registered with this task's waker, so a client that
+                // stops sending wakes us up here instead of holding the request for ever.
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    return this.fail(Stop::Total);
+                }
+                if this.idle_timer.as_mut().poll(cx).is_ready() {
+                    return this.fail(Stop::Idle);
+                }
+                Poll::Pending
+            }
+            other => other,
+        }
+    }
+}
 
 /// A multipart upload received into a temp file (removed when dropped unless adopted).
 #[derive(Debug)]
@@ -43,13 +163,84 @@ impl Drop for ReceivedUpload {
     }
 }
 
-/// Reads the multipart body. The `file` field is streamed to disk and refused (422) as soon
-/// as it passes `max_bytes`; text fields are capped at a few kilobytes.
+fn too_large(max_bytes: u64) -> ApiError {
+    ApiError::TooLarge(format!(
+        "upload is larger than the limit of {max_bytes} bytes"
+    ))
+}
+
+/// The one-line answer to a broken form, or to the reason [`Guarded`] stopped reading.
+fn form_error(e: MultipartError, stop: Option<Stop>, max_bytes: u64, t: &Timeouts) -> ApiError {
+    match stop {
+        Some(Stop::TooLarge) => return too_large(max_bytes),
+        Some(Stop::Idle) => {
+            return ApiError::Timeout(format!(
+                "upload timed out: no data arrived for {} s",
+                t.upload_idle.as_secs_f64()
+            ))
+        }
+        Some(Stop::Total) => {
+            return ApiError::Timeout(format!(
+                "upload timed out: the body was not complete after {} s",
+                t.upload_total.as_secs_f64()
+            ))
+        }
+        None => {}
+    }
+    match e {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible => ApiError::UnsupportedMedia(
+            "send the upload as multipart/form-data with the file in the field \"file\"".into(),
+        ),
+        MultipartError::BoundaryMissing => ApiError::BadRequest(
+            "malformed upload: the multipart/form-data Content-Type has no boundary".into(),
+        ),
+        MultipartError::Payload(PayloadError::Overflow) => ApiError::BadRequest(
+            "malformed upload: a multipart part header (or the text before the first part) is longer than 64 KiB"
+                .into(),
+        ),
+        MultipartError::Incomplete
+        | MultipartError::Payload(PayloadError::Incomplete(_))
+        | MultipartError::Payload(PayloadError::Io(_)) => ApiError::BadRequest(
+            "upload interrupted: the body ended before the multipart form was complete".into(),
+        ),
+        other => ApiError::BadRequest(format!("malformed upload: {other}")),
+    }
+}
+
+/// Reads the multipart body. The `file` field is streamed to disk and refused (413) as soon
+/// as it passes `max_bytes`; text fields are capped at `MAX_DESCRIPTION` bytes each and
+/// [`MAX_FORM_TEXT`] together; see the module doc for every other answer.
 pub async fn receive(
     state: &AppState,
-    mut payload: Multipart,
+    body: UploadBody,
     max_bytes: u64,
 ) -> Result<ReceivedUpload, ApiError> {
+    let cap = max_bytes.saturating_add(FORM_OVERHEAD);
+    let declared = body
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        // Refused before reading a byte of the body.
+        return Err(too_large(max_bytes));
+    }
+    let t = state.timeouts;
+    let stop = Rc::new(Cell::new(None));
+    let guarded = Guarded {
+        inner: body.payload,
+        read: 0,
+        cap,
+        idle: t.upload_idle,
+        idle_timer: Box::pin(tokio::time::sleep(t.upload_idle)),
+        deadline: Box::pin(tokio::time::sleep(t.upload_total)),
+        stop: stop.clone(),
+    };
+    let mut payload = Multipart::new(&body.headers, guarded);
+    let fail = |e: MultipartError| form_error(e, stop.get(), max_bytes, &t);
+
     let temp = state.store.temp_path();
     let mut upload = ReceivedUpload {
         temp: temp.clone(),
@@ -60,9 +251,9 @@ pub async fn receive(
         fields: Vec::new(),
     };
     let mut got_file = false;
+    let mut text_bytes = 0;
     while let Some(field) = payload.next().await {
-        let mut field =
-            field.map_err(|e| ApiError::BadRequest(format!("malformed upload: {e}")))?;
+        let mut field = field.map_err(fail)?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if got_file {
@@ -77,14 +268,10 @@ pub async fn receive(
             let mut file = std::fs::File::create(&temp)?;
             let mut hasher = Sha256::new();
             while let Some(chunk) = field.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+                let chunk = chunk.map_err(fail)?;
                 upload.bytes += chunk.len() as u64;
                 if upload.bytes > max_bytes {
-                    return Err(ApiError::Refused(format!(
-                        "upload is larger than the limit of {} bytes",
-                        max_bytes
-                    )));
+                    return Err(too_large(max_bytes));
                 }
                 hasher.update(&chunk);
                 file.write_all(&chunk)?;
@@ -94,14 +281,20 @@ pub async fn receive(
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+                let chunk = chunk.map_err(fail)?;
                 if value.len() + chunk.len() > MAX_DESCRIPTION {
                     return Err(ApiError::BadRequest(format!(
-                        "field \"{name}\" is longer than {MAX_DESCRIPTION} bytes"
+                        "field {} is longer than {MAX_DESCRIPTION} bytes",
+                        quoted(&name)
                     )));
                 }
                 value.extend_from_slice(&chunk);
+            }
+            text_bytes += name.len() + value.len();
+            if text_bytes > MAX_FORM_TEXT {
+                return Err(ApiError::BadRequest(format!(
+                    "the form's text fields hold more than {MAX_FORM_TEXT} bytes together"
+                )));
             }
             let value = String::from_utf8_lossy(&value).into_owned();
             if name == "description" {
@@ -117,6 +310,12 @@ pub async fn receive(
         ));
     }
     Ok(upload)
+}
+
+/// A field name for a message: quoted, control characters dropped, at most 40 characters.
+fn quoted(name: &str) -> String {
+    let clean: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
+    format!("{clean:?}")
 }
 
 /// Checks before reading the body: the phase is open, the team approved, and neither the

@@ -82,6 +82,7 @@ pub fn settings(dir: &Path, config: &str, workers: usize) -> Settings {
         limits: scoring::submission::Limits::default(),
         secure_cookies: false,
         job_timeout: std::time::Duration::from_secs(300),
+        timeouts: tailboard::Timeouts::default(),
     }
 }
 
@@ -115,11 +116,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the default test competition with settings changed by `change`.
 pub async fn spawn_app_changed(change: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_config_changed(CONFIG, 1, change).await
+}
+
+/// Starts `config` with `workers` scoring workers and settings changed by `change`.
+pub async fn spawn_app_config_changed(
+    config: &str,
+    workers: usize,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut s = settings(&dir, CONFIG, 1);
+    let mut s = settings(&dir, config, workers);
     change(&mut s);
-    let mut app = start_settings(s, CONFIG, None).await;
+    let mut app = start_settings(s, config, None).await;
     app._tmp = Some(tmp);
     app
 }
@@ -317,6 +327,20 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
     }
+}
+
+/// Files in the data folder's content store (reference versions are stored there too).
+pub fn stored_files(app: &TestApp) -> usize {
+    let mut n = 0;
+    for dir in std::fs::read_dir(app.dir.join("files")).unwrap() {
+        n += std::fs::read_dir(dir.unwrap().path()).unwrap().count();
+    }
+    n
+}
+
+/// Files left in the data folder's temp directory.
+pub fn temp_files(app: &TestApp) -> usize {
+    std::fs::read_dir(app.dir.join("tmp")).unwrap().count()
 }
 
 /// The one-line message of an error answer.
