@@ -46,6 +46,16 @@ pub async fn create_team(
     insert_team(&mut conn, name, approved).await
 }
 
+/// Hashes a password on a blocking thread: argon2 takes long enough that hashing on the
+/// async executor stalls every other request of that HTTP worker (under a burst of
+/// registrations, clients saw their connections reset).
+async fn hash_off_executor(password: &Password) -> String {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .expect("argon2 with default parameters does not panic")
+}
+
 /// Registers a team and its first member, waiting for an organizer's approval.
 pub async fn register_team(
     pool: &SqlitePool,
@@ -53,7 +63,7 @@ pub async fn register_team(
     login: &Login,
     password: &Password,
 ) -> DbResult<Result<(i64, i64), NameError>> {
-    let phc = hash_password(password);
+    let phc = hash_off_executor(password).await;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let team_id = match insert_team(&mut tx, name, false).await? {
         Ok(id) => id,
@@ -149,11 +159,15 @@ pub async fn create_organizer(
     login: &Login,
     password: Option<&Password>,
 ) -> DbResult<Result<i64, NameError>> {
+    let phc = match password {
+        Some(p) => Some(hash_off_executor(p).await),
+        None => None,
+    };
     let done = sqlx::query(
         "INSERT INTO users (login, password_hash, is_organizer, created_at) VALUES (?, ?, 1, ?)",
     )
     .bind(login.as_str())
-    .bind(password.map(hash_password))
+    .bind(phc)
     .bind(ts(Utc::now()))
     .execute(pool)
     .await;

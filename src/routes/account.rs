@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::pages::{fmt4, phase_or_404, render, see_other, show_time, show_ts, PageCtx, PageError};
 use super::security::{client_ip, is_tls, LoginOutcome};
 use super::upload::{self, Uploader};
-use super::ApiError;
 use crate::auth::{session_cookie, session_id, SESSION_COOKIE};
 use crate::db;
 use crate::domain::{Login, Password, SubmissionId, TeamName, Viewer};
@@ -448,8 +447,10 @@ async fn team_upload(
         Err(PageError::Csrf) => Err(PageError::Csrf),
         Err(e) => {
             let status = actix_web::ResponseError::status_code(&e);
-            if let PageError::Api(ApiError::Internal(inner)) | PageError::Internal(inner) = &e {
-                tracing::error!("upload failed: {inner:#}");
+            match &e {
+                PageError::Internal(inner) => tracing::error!("upload failed: {inner:#}"),
+                PageError::Api(api) => api.log(),
+                _ => {}
             }
             if json {
                 return Ok(

@@ -164,7 +164,8 @@ pub enum PageError {
 
 impl From<sqlx::Error> for PageError {
     fn from(e: sqlx::Error) -> Self {
-        PageError::Internal(e.into())
+        // Through the API error, so a locked database is a 503 on pages too.
+        PageError::Api(e.into())
     }
 }
 
@@ -188,8 +189,10 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let PageError::Internal(e) | PageError::Api(ApiError::Internal(e)) = self {
-            tracing::error!("internal error: {e:#}");
+        match self {
+            PageError::Internal(e) => tracing::error!("internal error: {e:#}"),
+            PageError::Api(e) => e.log(),
+            _ => {}
         }
         let status = self.status_code();
         let page = ErrorPage {

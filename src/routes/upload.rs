@@ -1,7 +1,8 @@
 //! Receiving an upload (shared by the REST API and the web form): stream the multipart
 //! `file` field to a temp file while hashing it and enforcing the size limit, validate it
 //! with the engine on a blocking thread, then check the quotas and store it in one
-//! transaction. A refused or over-quota upload leaves no row and no file behind.
+//! transaction. A refused or over-quota upload leaves no row and no file behind; so does a
+//! disk that cannot take the file (answered 507, see [`ApiError::Storage`]).
 //!
 //! The request body is read through a guard (`Guarded`), which stops reading the socket as soon as
 //! the body passes the size limit (plus room for the form's framing and text fields), when
@@ -265,7 +266,7 @@ pub async fn receive(
                 .and_then(|cd| cd.get_filename())
                 .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
                 .unwrap_or_else(|| "upload".into());
-            let mut file = std::fs::File::create(&temp)?;
+            let mut file = std::fs::File::create(&temp).map_err(ApiError::Storage)?;
             let mut hasher = Sha256::new();
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(fail)?;
@@ -274,9 +275,9 @@ pub async fn receive(
                     return Err(too_large(max_bytes));
                 }
                 hasher.update(&chunk);
-                file.write_all(&chunk)?;
+                file.write_all(&chunk).map_err(ApiError::Storage)?;
             }
-            file.flush()?;
+            file.flush().map_err(ApiError::Storage)?;
             upload.sha256 = hex::encode(hasher.finalize());
         } else {
             let mut value = Vec::new();
@@ -398,12 +399,15 @@ pub async fn submit(
     let limits = state.limits.clone();
     let temp = upload.temp.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&temp).map_err(|e| e.to_string())?;
-        scoring::submission::validate_upload(&bytes, &task, Some(&reference), &limits)
-            .map_err(|e| e.to_string())
+        // A disk fault reading the file back is the server's, never a refused upload.
+        let bytes = std::fs::read(&temp).map_err(ApiError::Storage)?;
+        Ok::<_, ApiError>(
+            scoring::submission::validate_upload(&bytes, &task, Some(&reference), &limits)
+                .map_err(|e| e.to_string()),
+        )
     })
     .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("validation panicked: {e}")))?;
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("validation panicked: {e}")))??;
     let predictions = match checked {
         Ok(p) => p,
         Err(why) => {
@@ -440,7 +444,8 @@ pub async fn submit(
     let (temp, sha) = (upload.temp.clone(), upload.sha256.clone());
     tokio::task::spawn_blocking(move || store.adopt(&temp, &sha))
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("storing panicked: {e}")))??;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("storing panicked: {e}")))?
+        .map_err(ApiError::Storage)?;
     match db::submissions::accept(&state.pool, phase, &new).await? {
         Accepted::Queued { .. } => {
             state.queue.notify_one();

@@ -1,0 +1,285 @@
+//! Server-side faults: a disk that cannot take an upload answers a clean one-line error and
+//! records nothing, and a database locked by other writers is waited for, never a 500.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::{Connection, Row};
+
+/// Rows of a table, read through the server's own pool.
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+}
+
+/// Entries of a folder (recursively), so leftovers anywhere below it are seen.
+fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Uploads once with the disk broken and checks the answer: 507, one line of JSON, nothing
+/// recorded, nothing charged, the server still answering.
+async fn upload_fails_cleanly(app: &TestApp, token: &str, file: &[u8], before: (i64, i64)) {
+    let r = app.upload("pub", Some(token), file).await;
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body = r.text().await.unwrap();
+    assert!(!body.contains('\n'), "one line: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("could not write the upload to its disk")
+            && error.contains("no quota was used"),
+        "{error}"
+    );
+    // The OS error and the server's paths stay in the log.
+    assert!(!error.contains(&app.dir.display().to_string()), "{error}");
+    assert_eq!(
+        (
+            count(app, "submissions").await,
+            count(app, "refused_uploads").await
+        ),
+        before,
+        "a disk fault stores no submission and charges neither quota"
+    );
+    let board = app.get("/api/v1/phases/pub/leaderboard", Some(token)).await;
+    assert_eq!(board.status(), StatusCode::OK, "the server keeps serving");
+}
+
+#[tokio::test]
+async fn a_disk_that_cannot_take_the_upload_gives_a_clean_507_and_records_nothing() {
+    let app = spawn_app().await;
+    let (data, task) = task3_data(200, 51);
+    app.load_reference("pub", &data.reference_csv).await;
+    let token = app.team("Disk Fault").await;
+    let file = |seed| task3_submission(&data, &task, 1.0, seed).into_bytes();
+    let first = app.submit("pub", &token, &file(1)).await;
+    app.wait_scored(&first).await;
+    let before = (1, 0);
+
+    // Tests run as root, so permissions would not stop a write. A regular file where a
+    // folder should be makes every create below it fail (ENOTDIR), as a failing disk would.
+    // Fault 1: the folder receiving uploads.
+    let tmp = app.dir.join("tmp");
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a folder").unwrap();
+    upload_fails_cleanly(&app, &token, &file(2), before).await;
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+
+    // Fault 2: the store itself, after the upload was received and validated.
+    let files = app.dir.join("files");
+    let moved = app.dir.join("files.moved");
+    std::fs::rename(&files, &moved).unwrap();
+    std::fs::write(&files, b"not a folder").unwrap();
+    upload_fails_cleanly(&app, &token, &file(3), before).await;
+    assert!(
+        files_below(&tmp).is_empty(),
+        "the received file is removed when it cannot be stored"
+    );
+    std::fs::remove_file(&files).unwrap();
+    std::fs::rename(&moved, &files).unwrap();
+
+    // The fault removed, uploads work again and the quota shows only the scored ones.
+    let second = app.submit("pub", &token, &file(4)).await;
+    let v = app.wait_scored(&second).await;
+    assert_eq!(v["status"], "finished", "{v}");
+    let competition = app.get_json("/api/v1/competition", Some(&token)).await;
+    assert!(competition.is_object());
+    assert_eq!(count(&app, "submissions").await, 2);
+    assert_eq!(count(&app, "refused_uploads").await, 0);
+    // Two content-addressed submission files plus the labels: nothing from the failed ones.
+    assert_eq!(files_below(&files).len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn many_writers_and_a_writer_holding_the_database_lock_are_waited_for_never_a_500() {
+    let app = Arc::new(spawn_app_with(CONFIG, 2).await);
+    let (data, task) = task3_data(150, 61);
+    app.load_reference("pub", &data.reference_csv).await;
+    // Teams that upload (5 a day each) and teams waiting for approval.
+    let mut uploaders = Vec::new();
+    for n in 0..8 {
+        uploaders.push(app.team(&format!("Writer {n}")).await);
+    }
+    let mut waiting = Vec::new();
+    for n in 0..10 {
+        let r = app
+            .post_json(
+                "/api/v1/register",
+                &serde_json::json!({"team": format!("Pending {n}"), "login": format!("pending{n}"),
+                    "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        waiting.push(
+            r.json::<Value>().await.unwrap()["team_id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let first_ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for (n, token) in uploaders.iter().enumerate() {
+            let file = task3_submission(&data, &task, 1.0, 100 + n as u64);
+            ids.push(app.submit("pub", token, file.as_bytes()).await);
+        }
+        ids
+    };
+
+    // Another process's writer takes the write lock and keeps it for 3 s while 62 writes
+    // arrive: 24 uploads, 20 registrations, 10 approvals, 8 selections.
+    let db = app.dir.join("tailboard.sqlite");
+    let mut external = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut external)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE competitions SET description = description || ' '")
+        .execute(&mut external)
+        .await
+        .unwrap();
+    // A reader of its own (the server's pooled connections are all busy waiting to write).
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    const ROWS: &str = "SELECT (SELECT COUNT(*) FROM submissions) + (SELECT COUNT(*) FROM users)
+        + (SELECT COUNT(*) FROM teams WHERE approved = 1)";
+    let rows_before: i64 = sqlx::query_scalar(ROWS)
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Readers are never blocked in WAL mode: nothing got written while the lock was held.
+        let rows: i64 = sqlx::query_scalar(ROWS)
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        sqlx::query("COMMIT").execute(&mut external).await.unwrap();
+        rows
+    });
+
+    type Call = tokio::task::JoinHandle<(&'static str, StatusCode, String)>;
+    let mut calls: Vec<Call> = Vec::new();
+    for (n, token) in uploaders.iter().enumerate() {
+        for k in 0..3 {
+            let (app, token) = (app.clone(), token.clone());
+            let file = task3_submission(&data, &task, 0.8, (n * 10 + k) as u64);
+            calls.push(tokio::spawn(async move {
+                let r = app.upload("pub", Some(&token), file.as_bytes()).await;
+                ("upload", r.status(), r.text().await.unwrap())
+            }));
+        }
+    }
+    for n in 0..20 {
+        let app = app.clone();
+        calls.push(tokio::spawn(async move {
+            let body = serde_json::json!({"team": format!("Newcomer {n}"),
+                "login": format!("newcomer{n}"), "password": "correct horse battery"});
+            let r = app.post_json("/api/v1/register", &body).await;
+            ("register", r.status(), r.text().await.unwrap())
+        }));
+    }
+    for team_id in &waiting {
+        let (app, path) = (app.clone(), format!("/api/v1/teams/{team_id}/approve"));
+        calls.push(tokio::spawn(async move {
+            let r = app.post(&path, Some(&app.organizer)).await;
+            ("approve", r.status(), r.text().await.unwrap())
+        }));
+    }
+    for (id, token) in first_ids.iter().zip(&uploaders) {
+        let (app, token) = (app.clone(), token.clone());
+        let path = format!("/api/v1/submissions/{id}/select");
+        calls.push(tokio::spawn(async move {
+            let r = app.post(&path, Some(&token)).await;
+            ("select", r.status(), r.text().await.unwrap())
+        }));
+    }
+    let answers: Vec<_> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let rows_at_commit = holder.await.unwrap();
+    assert_eq!(
+        rows_at_commit, rows_before,
+        "the writers waited for the external lock"
+    );
+    assert_eq!(answers.len(), 62);
+    for (what, status, body) in &answers {
+        let expected = match *what {
+            "upload" => StatusCode::ACCEPTED,
+            "register" => StatusCode::CREATED,
+            _ => StatusCode::OK,
+        };
+        assert_eq!(*status, expected, "{what}: {body}");
+    }
+
+    // Every accepted write is stored.
+    let pool = &app.state.pool;
+    assert_eq!(count(&app, "submissions").await, 8 + 24);
+    let approved: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM teams WHERE approved = 1 AND name LIKE 'Pending %'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(approved, 10);
+    let newcomers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE login LIKE 'newcomer%'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(newcomers, 20);
+    let selected: Vec<String> = sqlx::query("SELECT id FROM submissions WHERE selected = 1")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    let mut expected = first_ids.clone();
+    expected.sort();
+    let mut selected = selected;
+    selected.sort();
+    assert_eq!(selected, expected);
+    let description: String = sqlx::query_scalar("SELECT description FROM competitions")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(description.ends_with(' '), "the external write is kept too");
+
+    // The scoring workers wrote through the same contention: everything ends scored once.
+    app.wait_idle().await;
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM submissions GROUP BY status")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(states, [("finished".to_string(), 32)]);
+    let writes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scores WHERE writes = 1")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(writes, 32);
+}
