@@ -43,7 +43,8 @@
 //! - **`own` visibility**: a team sees only its own row, without a rank (a rank would reveal
 //!   how others did); anonymous viewers are asked to sign in.
 //! - **Double-blind phases** (`anonymous = true`): non-organizers see other teams as
-//!   "Anonymous team xxxxxx", a stable pseudonym derived from a value that never leaves the
+//!   "Anonymous team xxxxxx", a stable pseudonym: a hash of the team id under 256 random
+//!   bits kept in the database (`competitions.pseudonym_secret`) that never leave the
 //!   server; a team still sees its own name.
 //! - **Demo baselines** are scored only against demo labels; loading real labels takes them
 //!   off the board instead of failing them.

@@ -1174,3 +1174,61 @@ async fn another_teams_submission_id_answers_exactly_like_an_unknown_one() {
     }
     w.app.stop().await;
 }
+
+/// Double-blind pseudonyms cannot be traced back: they are not a hash of anything a
+/// viewer can read or guess (team ids are small counters; phase starts and the
+/// competition's creation time are published or guessable to the second).
+#[tokio::test]
+async fn double_blind_pseudonyms_cannot_be_recomputed_from_public_facts() {
+    let config = format!(
+        "{CONFIG}\n[[tasks.phases]]\nid = \"blind\"\nname = \"Double-blind\"\nanonymous = true\nbootstrap = 0\n"
+    );
+    let app = spawn_app_with(&config, 1).await;
+    let (data, task) = task3_data(120, 43);
+    app.load_reference("blind", &data.reference_csv).await;
+    let famous = app.team("Famous Lab").await;
+    let id = app
+        .submit(
+            "blind",
+            &famous,
+            task3_submission(&data, &task, 0.9, 1).as_bytes(),
+        )
+        .await;
+    app.wait_scored(&id).await;
+    app.wait_idle().await;
+    let board = app.get_json("/api/v1/phases/blind/leaderboard", None).await;
+    let shown = board["rows"][0]["team"].as_str().unwrap().to_string();
+    assert!(shown.starts_with("Anonymous team "), "{shown}");
+    // Everything public about the phase and the competition, and every instant stored
+    // in the competition row, tried with every small team id.
+    let competition = app.get_json("/api/v1/competition", None).await;
+    let mut candidates: Vec<String> = Vec::new();
+    for task in competition["tasks"].as_array().unwrap() {
+        for phase in task["phases"].as_array().unwrap() {
+            for key in ["start", "end"] {
+                candidates.push(phase[key].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let stored: Vec<String> = sqlx::query_scalar("SELECT created_at FROM competitions")
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap();
+    candidates.extend(stored);
+    for candidate in &candidates {
+        for team_id in 0..50 {
+            let digest =
+                tailboard::store::sha256_hex(format!("{candidate}/blind/{team_id}").as_bytes());
+            assert_ne!(
+                shown,
+                format!("Anonymous team {}", &digest[..6]),
+                "the pseudonym is the hash of the public value {candidate} and team id {team_id}"
+            );
+        }
+    }
+    // Still stable across a restart (the secret is kept, not drawn again).
+    let app = app.restart(1).await;
+    let board = app.get_json("/api/v1/phases/blind/leaderboard", None).await;
+    assert_eq!(board["rows"][0]["team"], shown.as_str());
+    app.stop().await;
+}

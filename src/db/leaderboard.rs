@@ -221,9 +221,10 @@ pub async fn for_viewer(
     let mut conn = pool.acquire().await?;
     let mut rows = rows(&mut conn, &phase.id, phase.rule, reference_id).await?;
     if phase.anonymous && !viewer.is_organizer() {
-        let secret: String = sqlx::query_scalar("SELECT created_at FROM competitions LIMIT 1")
-            .fetch_one(&mut *conn)
-            .await?;
+        let secret: String =
+            sqlx::query_scalar("SELECT pseudonym_secret FROM competitions LIMIT 1")
+                .fetch_one(&mut *conn)
+                .await?;
         for r in rows.iter_mut().filter(|r| !r.baseline) {
             if viewer.team_id() != Some(r.team_id) {
                 r.team = pseudonym(&secret, phase.id.as_str(), r.team_id);

@@ -15,8 +15,8 @@ pub async fn seed(pool: &SqlitePool, config: &CompetitionConfig, is_demo: bool) 
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let info = &config.competition;
     sqlx::query(
-        "INSERT INTO competitions (id, title, description, is_demo, created_at)
-         VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO competitions (id, title, description, is_demo, created_at, pseudonym_secret)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET title = excluded.title,
              description = excluded.description, is_demo = excluded.is_demo",
     )
@@ -25,6 +25,8 @@ pub async fn seed(pool: &SqlitePool, config: &CompetitionConfig, is_demo: bool) 
     .bind(&info.description)
     .bind(is_demo)
     .bind(ts(now))
+    // Kept on updates: double-blind pseudonyms stay stable across restarts.
+    .bind(crate::auth::new_secret())
     .execute(&mut *tx)
     .await?;
     for (t, task) in config.tasks.iter().enumerate() {
