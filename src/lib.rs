@@ -231,10 +231,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
         let data = web::Data::from(state.clone());
+        let tls = settings.secure_cookies;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(routes::security::headers())
+                .wrap(routes::security::headers(tls))
                 .configure(routes::exports::configure)
                 .configure(routes::api::configure)
                 .configure(routes::pages::configure)

@@ -36,6 +36,11 @@ enum Command {
         /// Competition definition (TOML); the built-in CXR-LT 2024 competition when absent.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Mark every cookie `Secure` (browsers then send them over HTTPS only). Use it
+        /// when a TLS proxy serves the site; without it cookies are still `Secure` on
+        /// requests the proxy marks `X-Forwarded-Proto: https`.
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Administer a data folder (works while the server runs).
     #[command(subcommand)]
@@ -142,7 +147,12 @@ fn run_admin(admin: Admin) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { data, bind, config } => return tailboard::cli::serve(data, bind, config),
+        Command::Serve {
+            data,
+            bind,
+            config,
+            secure_cookies,
+        } => return tailboard::cli::serve(data, bind, config, secure_cookies),
         Command::Admin(admin) => return run_admin(admin),
         Command::Score {
             input,

@@ -3,7 +3,8 @@
 //! - **Headers**: every response (pages, API, exports, errors, 404s) carries a strict
 //!   Content-Security-Policy (only this origin's files; no inline script or style; no
 //!   framing), `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a
-//!   `Referrer-Policy`; see [`headers`].
+//!   `Referrer-Policy`, plus `Strict-Transport-Security` when the operator says the site is
+//!   served over TLS (`--secure-cookies`); see [`headers`].
 //! - **CSRF**: a signed-in browser posts forms with the synchronizer token stored in its
 //!   session row; an anonymous browser (login and registration forms) with a double-submit
 //!   token: a random value in a signed cookie that the form repeats. A POST without the
@@ -36,14 +37,21 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
     img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
-/// The security headers added to every response.
-pub fn headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// The security headers added to every response. `tls` (the operator's `--secure-cookies`:
+/// the site is served over HTTPS) adds `Strict-Transport-Security`, so browsers never fall
+/// back to plain HTTP, where a session cookie could be read on the way.
+pub fn headers(tls: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CSP))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if tls {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// Name of the form field (and API header) that carries the CSRF token.
