@@ -61,6 +61,10 @@ impl Browser {
             client: Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                // Below the server's 5 s keep-alive: a connection the server is closing
+                // is never picked for the next request (hyper then reports an
+                // IncompleteMessage on a busy machine).
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .build()
                 .unwrap(),
             base: app.address.clone(),

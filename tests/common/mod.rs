@@ -155,7 +155,12 @@ async fn start_settings(settings: Settings, config: &str, organizer: Option<Stri
         address,
         dir,
         _tmp: None,
-        client: Client::builder().cookie_store(true).build().unwrap(),
+        // Idle connections are dropped before the server's 5 s keep-alive ends them.
+        client: Client::builder()
+            .cookie_store(true)
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
         organizer,
         config: config.to_string(),
         handle,
