@@ -2,9 +2,10 @@
 //!
 //! - **Headers**: every response (pages, API, exports, errors, 404s) carries a strict
 //!   Content-Security-Policy (only this origin's files; no inline script or style; no
-//!   framing), `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a
-//!   `Referrer-Policy`, plus `Strict-Transport-Security` when the operator says the site is
-//!   served over TLS (`--secure-cookies`); see [`headers`].
+//!   framing), `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, a
+//!   `Referrer-Policy`, `Cross-Origin-Resource-Policy: same-origin` and `Cache-Control:
+//!   no-store` (static files excepted), plus `Strict-Transport-Security` when the operator
+//!   says the site is served over TLS (`--secure-cookies`); see [`headers`].
 //! - **CSRF**: a signed-in browser posts forms with the synchronizer token stored in its
 //!   session row; an anonymous browser (login and registration forms) with a double-submit
 //!   token: a random value in a signed cookie that the form repeats. A POST without the
@@ -46,7 +47,14 @@ pub fn headers(tls: bool) -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        // Answers are for this site's pages and for scripts, never embedded by another
+        // site (a leaderboard JSON or CSV pulled in by a foreign page).
+        .add(("Cross-Origin-Resource-Policy", "same-origin"))
+        // Answers are personal (scores the viewer may see, forms with their token): no
+        // shared cache keeps them. Only the static files set their own caching, and a
+        // header a handler sets is left alone.
+        .add(("Cache-Control", "no-store"));
     if tls {
         headers.add(("Strict-Transport-Security", "max-age=31536000"))
     } else {

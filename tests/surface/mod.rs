@@ -182,6 +182,29 @@ pub fn check_headers(what: &str, headers: &HeaderMap, secure: bool) {
             "{name} on {what}"
         );
     }
+    // Nothing personal is kept by a shared cache or a browser's back button: every answer
+    // but the static files says no-store.
+    let cache = headers
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    if what.contains("/static/") {
+        assert_eq!(cache, "public, max-age=300", "cache-control on {what}");
+    } else {
+        assert_eq!(cache, "no-store", "cache-control on {what}");
+    }
+    // Other sites can neither read answers (no CORS grant) nor embed them.
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "CORS grant on {what}"
+    );
+    assert_eq!(
+        headers
+            .get("cross-origin-resource-policy")
+            .map(|v| v.to_str().unwrap()),
+        Some("same-origin"),
+        "cross-origin-resource-policy on {what}"
+    );
     for cookie in headers.get_all("set-cookie") {
         let cookie = cookie.to_str().unwrap();
         let attrs: Vec<String> = cookie
