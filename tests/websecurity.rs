@@ -402,7 +402,15 @@ async fn the_serve_command_turns_secure_cookies_on() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("competition.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
+    /// Stops the server even when an assertion fails first.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
         .args([
             "serve",
             "--bind",
@@ -417,9 +425,10 @@ async fn the_serve_command_turns_secure_cookies_on() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut server = Server(child);
     // The reader lives until the end: closing the pipe early would make the server's
     // next line fail to print.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     let address = first
@@ -431,8 +440,7 @@ async fn the_serve_command_turns_secure_cookies_on() {
     let r = reqwest::get(format!("{address}/login")).await.unwrap();
     let status = r.status();
     let headers = r.headers().clone();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     drop(stdout);
     assert_eq!(status, StatusCode::OK);
     check_headers("GET /login from `serve --secure-cookies`", &headers, true);
