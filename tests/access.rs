@@ -1232,3 +1232,90 @@ async fn double_blind_pseudonyms_cannot_be_recomputed_from_public_facts() {
     assert_eq!(board["rows"][0]["team"], shown.as_str());
     app.stop().await;
 }
+
+/// A team waiting for approval is anyone who filled in the form: it can change nothing a
+/// team can, and sees nothing of other teams beyond what anonymous readers see.
+#[tokio::test]
+async fn a_team_waiting_for_approval_can_change_nothing_and_sees_no_more() {
+    let w = world().await;
+    let waiting = Browser::new(&w.app);
+    assert_eq!(
+        waiting
+            .register("Waiting Lab", "waiting-lab", MEMBER_PASSWORD)
+            .await,
+        StatusCode::CREATED
+    );
+    waiting.login("waiting-lab", MEMBER_PASSWORD).await;
+    assert!(waiting
+        .page("/team")
+        .await
+        .contains("waiting for an organizer"));
+    // No API token until approved.
+    let r = w
+        .app
+        .post_json(
+            "/api/v1/tokens",
+            &serde_json::json!({"login": "waiting-lab", "password": MEMBER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let before = fingerprint(&w.app.state.pool, &w.app.dir).await;
+    let token = waiting.csrf("/team").await;
+    let r = waiting
+        .upload_form(Some(&token), "pub", "w.csv", "", &w.submission, false)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = waiting
+        .post_form(
+            "/team",
+            &format!("/submissions/{}/select", w.subs[0][0]),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    for path in [
+        "/organizer/phases/hid/reveal",
+        "/organizer/phases/pub/rescore",
+    ] {
+        assert_eq!(
+            waiting.post_form("/team", path, &[]).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert!(before == fingerprint(&w.app.state.pool, &w.app.dir).await);
+    // Reads: what anonymous gets, or less, and no other team's private data.
+    let mut forbidden = w.forbidden[ANON].clone();
+    for id in w.subs.iter().flatten() {
+        forbidden.add("a submission id", id.clone());
+    }
+    let reads = table(&w)
+        .into_iter()
+        .filter(|c| c.method == "GET" && !c.path.starts_with("/static/"))
+        .collect::<Vec<_>>();
+    for c in &reads {
+        let (code, body) = waiting.get(&c.path).await;
+        // Like anonymous, or like a team looking at another team's things.
+        let allowed = [c.expect[ANON], c.expect[A], c.expect[B]];
+        assert!(
+            allowed.contains(&code.as_u16()),
+            "GET {} as a waiting team: {code}",
+            c.path
+        );
+        // Public boards show the entries' names and ids by design.
+        if !names_public(&c.path) {
+            for name in TEAM_NAMES {
+                assert!(
+                    !body.contains(name),
+                    "GET {} as a waiting team names {name}",
+                    c.path
+                );
+            }
+            forbidden.assert_absent_except(
+                &format!("GET {} as a waiting team", c.path),
+                &body,
+                &c.path,
+            );
+        }
+    }
+    w.app.stop().await;
+}
