@@ -201,10 +201,24 @@ fn form_error(e: MultipartError, stop: Option<Stop>, max_bytes: u64, t: &Timeout
             "malformed upload: a multipart part header (or the text before the first part) is longer than 64 KiB"
                 .into(),
         ),
-        MultipartError::Incomplete
-        | MultipartError::Payload(PayloadError::Incomplete(_))
-        | MultipartError::Payload(PayloadError::Io(_)) => ApiError::BadRequest(
-            "upload interrupted: the body ended before the multipart form was complete".into(),
+        MultipartError::Payload(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {
+            ApiError::BadRequest(
+                "upload interrupted: the connection closed before the whole body arrived".into(),
+            )
+        }
+        MultipartError::Incomplete => ApiError::BadRequest(
+            "malformed upload: the body ended before the multipart form was complete (does it use the boundary given in the Content-Type?)"
+                .into(),
+        ),
+        MultipartError::ContentDispositionMissing => ApiError::BadRequest(
+            "malformed upload: a part has no valid \"Content-Disposition: form-data\" header (its name and file name must be UTF-8)"
+                .into(),
+        ),
+        MultipartError::ContentDispositionNameMissing => ApiError::BadRequest(
+            "malformed upload: a part's Content-Disposition has no name".into(),
+        ),
+        MultipartError::Nested => ApiError::BadRequest(
+            "malformed upload: a part is itself multipart; send the file as one part".into(),
         ),
         other => ApiError::BadRequest(format!("malformed upload: {other}")),
     }
@@ -256,6 +270,15 @@ pub async fn receive(
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(fail)?;
         let name = field.name().unwrap_or_default().to_string();
+        let has_file_name = field
+            .content_disposition()
+            .is_some_and(|cd| cd.get_filename().is_some());
+        if name != "file" && has_file_name {
+            return Err(ApiError::Refused(format!(
+                "the file was sent in the field {}; send the submission in the multipart field \"file\"",
+                quoted(&name)
+            )));
+        }
         if name == "file" {
             if got_file {
                 return Err(ApiError::Refused("send exactly one file per upload".into()));
