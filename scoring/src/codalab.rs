@@ -19,11 +19,11 @@
 //! - **Refusal**: nothing is written to `OUTPUT` unless every step succeeded; the error is one
 //!   line, printed first on stderr by the binary.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::bootstrap::{self, BootstrapOptions, Sampler};
 use crate::error::{Result, ScoringError};
+use crate::file::FileBytes;
 use crate::metrics::{self, RankedClass};
 use crate::reference::Reference;
 use crate::report::{self, Report};
@@ -226,7 +226,7 @@ pub fn find_submission(res: &Path) -> Result<Found> {
 }
 
 /// Reads a file no larger than `max` bytes (the size is checked before reading).
-fn read_limited(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+fn read_limited(path: &Path, max: u64, what: &str) -> Result<FileBytes> {
     let io = |e: std::io::Error| ScoringError::Io(format!("cannot read {}: {e}", path.display()));
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > max {
@@ -234,44 +234,7 @@ fn read_limited(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
             "the {what} is {len} bytes, over the limit of {max} bytes"
         )));
     }
-    read_file(path, len).map_err(io)
-}
-
-/// Reads a whole file of about `len` bytes, asking for huge pages (see
-/// [`ask_for_huge_pages`]).
-pub(crate) fn read_file(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    ask_for_huge_pages(&mut bytes);
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// Asks Linux to back a large empty buffer with 2 MB pages: filling a 70 MB upload page by
-/// page costs ~17,000 page faults, a noticeable share of a scoring run. Only a hint: the
-/// kernel may refuse, and other systems ignore it.
-fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = buffer.as_mut_ptr() as usize;
-        let end = start + buffer.capacity();
-        let first = start.next_multiple_of(HUGE);
-        let last = end / HUGE * HUGE;
-        if last > first {
-            // SAFETY: the range lies inside the buffer's own allocation; MADV_HUGEPAGE only
-            // changes how the kernel backs those pages, never their contents.
-            unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    last - first,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = buffer;
+    FileBytes::read(path, len).map_err(io)
 }
 
 /// Reads and validates the found submission against `reference`.
@@ -285,7 +248,7 @@ pub fn read_submission(
 }
 
 /// Reads the found submission's bytes (size-checked) and the limits that apply to them.
-fn read_upload(found: &Found, limits: &Limits) -> Result<(Vec<u8>, Limits)> {
+fn read_upload(found: &Found, limits: &Limits) -> Result<(FileBytes, Limits)> {
     Ok(match found {
         // The platform already unpacked this CSV: only the CSV size limit applies to it.
         Found::Csv(p) => (

@@ -20,6 +20,7 @@ pub mod bootstrap;
 pub mod codalab;
 pub mod demo;
 pub mod error;
+pub mod file;
 pub mod metrics;
 pub mod reference;
 pub mod report;

@@ -253,7 +253,7 @@ impl Reference {
         let dir = labels_dir(dir)?;
         let labels_path = dir.join("labels.csv");
         let csv = std::fs::metadata(&labels_path)
-            .and_then(|m| crate::codalab::read_file(&labels_path, m.len()))
+            .and_then(|m| crate::file::FileBytes::read(&labels_path, m.len()))
             .map_err(|e| io_error(&labels_path, &e))?;
         let toml_path = dir.join("task.toml");
         let task = match std::fs::read_to_string(&toml_path) {
