@@ -7,20 +7,25 @@ use std::process::ExitCode;
 use crate::config::CompetitionConfig;
 use crate::{admin, db, Application, Settings};
 
-/// `tailboard serve [--data DIR] [--bind ADDR] [--config FILE] [--secure-cookies]`. Without
-/// `--config` the built-in CXR-LT 2024 competition is served with synthetic demo labels;
-/// `--secure-cookies` marks every cookie `Secure` (behind a TLS proxy).
+/// `tailboard serve [--data DIR] [--bind ADDR] [--config FILE] [--secure-cookies]
+/// [--workers N]`. Without `--config` the built-in CXR-LT 2024 competition is served with
+/// synthetic demo labels; `--secure-cookies` marks every cookie `Secure` (behind a TLS
+/// proxy); `--workers` sets how many jobs are scored at once (default one per core).
 pub fn serve(
     data: PathBuf,
     bind: String,
     config: Option<PathBuf>,
     secure_cookies: bool,
+    workers: Option<usize>,
 ) -> ExitCode {
     init_tracing();
     let mut settings = Settings::embedded_default();
     settings.data_dir = data;
     settings.bind = bind;
     settings.secure_cookies = secure_cookies;
+    if let Some(n) = workers {
+        settings.workers = n;
+    }
     if let Some(path) = config {
         match CompetitionConfig::load(&path) {
             Ok(c) => settings.config = c,

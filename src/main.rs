@@ -41,6 +41,9 @@ enum Command {
         /// requests the proxy marks `X-Forwarded-Proto: https`.
         #[arg(long)]
         secure_cookies: bool,
+        /// Scoring workers (jobs scored at once); one per core when absent.
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Administer a data folder (works while the server runs).
     #[command(subcommand)]
@@ -152,7 +155,8 @@ fn main() -> ExitCode {
             bind,
             config,
             secure_cookies,
-        } => return tailboard::cli::serve(data, bind, config, secure_cookies),
+            workers,
+        } => return tailboard::cli::serve(data, bind, config, secure_cookies, workers),
         Command::Admin(admin) => return run_admin(admin),
         Command::Score {
             input,
