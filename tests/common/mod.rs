@@ -134,6 +134,12 @@ pub async fn spawn_app_config_changed(
     app
 }
 
+/// Starts a server on an existing data folder (e.g. a restored backup) whose database
+/// already knows the organizer token `organizer`.
+pub async fn start_at(dir: &Path, config: &str, workers: usize, organizer: &str) -> TestApp {
+    start(dir, config, workers, Some(organizer.to_string())).await
+}
+
 async fn start(dir: &Path, config: &str, workers: usize, organizer: Option<String>) -> TestApp {
     start_settings(settings(dir, config, workers), config, organizer).await
 }
