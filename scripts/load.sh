@@ -74,7 +74,7 @@ echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)
     "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
 "$LOAD" --base "$BASE" --phase task1-dev --tokens "$WORK/tokens.txt" \
-    --submission "$WORK/t1/submission.csv" --server-pid "$SERVER" "$@" || status=$?
+    --submission "$WORK/t1/submission.csv" --server-pid "$SERVER" --bootstrap "$BOOTSTRAP" "$@" || status=$?
 if grep -qiE 'panick|error' "$WORK/serve.err"; then
     echo "server log (errors):" >&2
     grep -iE 'panick|error' "$WORK/serve.err" | head -20 >&2

@@ -54,6 +54,11 @@
 //!   [`Timeouts::upload_total`] in all (408); request heads must arrive within
 //!   [`Timeouts::request_head`] (actix answers 408). Oversized uploads count against the
 //!   refused cap; malformed or timed-out requests do not (they never reach a check).
+//! - **Under load** (see BENCHMARKS.md "Server under load", `scripts/load.sh`): built
+//!   leaderboards are reused until SQLite's `data_version` says anything was committed
+//!   (by this process or an admin command); validation, scoring and the bootstrap run on
+//!   threads at nice +10 and the upload's SHA-256 off the HTTP threads, so readers keep
+//!   their cores while 50 uploads are processed.
 //! - **Organizer uploads** are baselines of the team "Organizers (baselines)": shown, never
 //!   ranked, outside the quotas.
 
@@ -94,6 +99,8 @@ pub struct AppState {
     pub cookie_key: Key,
     /// Parsed reference versions.
     pub references: worker::References,
+    /// Built leaderboards, reused until the database changes.
+    pub boards: db::leaderboard::BoardCache,
     /// Wakes a worker when a job is queued.
     pub queue: Notify,
     /// Upload limits handed to the engine.
@@ -201,6 +208,7 @@ impl Application {
     /// Opens the data folder, migrates and seeds the database, re-queues interrupted jobs,
     /// installs the demo when asked, binds the address and starts the workers.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        worker::priority::lower_rayon_pool();
         let store = DataDir::open(&settings.data_dir)?;
         let lock = store.lock_server()?;
         store.clear_temp()?;
@@ -215,11 +223,14 @@ impl Application {
             demo::install(&pool, &store, sizes).await?;
         }
         let cookie_key = auth::load_or_create_key(&store.cookie_key())?;
+        let boards =
+            db::leaderboard::BoardCache::new(db::single_connection(&store.database()).await?);
         let state = Arc::new(AppState {
             pool,
             store,
             cookie_key,
             references: worker::References::default(),
+            boards,
             queue: Notify::new(),
             validation_slots: tokio::sync::Semaphore::new(default_workers()),
             limits: settings.limits.clone(),

@@ -9,38 +9,14 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-const CONFIG: &str = r#"
-[competition]
-id = "ties"
-title = "Ties"
-
-[[tasks]]
-id = "one"
-name = "One finding"
-task_toml = "task.toml"
-
-[[tasks.phases]]
-id = "dev"
-name = "Development"
-bootstrap = 0
-quota_per_day = 10
-"#;
-
-const TASK: &str = r#"
-name = "One finding"
-labels = ["Finding"]
-"#;
-
-const LABELS: &str = "dicom_id,Finding\nimg-1,1\nimg-2,0\nimg-3,0\n";
-
 fn sub(a: &str, b: &str, c: &str) -> String {
     format!("dicom_id,Finding\nimg-1,{a}\nimg-2,{b}\nimg-3,{c}\n")
 }
 
 #[tokio::test]
 async fn ties_in_map_are_broken_by_mauroc_then_time_and_failed_runs_are_never_ranked() {
-    let app = spawn_app_files(CONFIG, 0, &[("task.toml", TASK)]).await;
-    app.load_reference("dev", LABELS).await;
+    let app = spawn_app_files(ONE_FINDING_CONFIG, 0, &[("task.toml", ONE_FINDING_TASK)]).await;
+    app.load_reference("dev", ONE_FINDING_LABELS).await;
     let teams = ["Tie early", "Low AUROC", "Tie late", "Top", "Broken"];
     let mut tokens = Vec::new();
     for t in teams {
@@ -104,12 +80,12 @@ async fn ties_in_map_are_broken_by_mauroc_then_time_and_failed_runs_are_never_ra
 #[tokio::test]
 async fn leaderboard_rules_best_latest_selected() {
     for (rule, expected) in [("best", 1.0), ("latest", 0.5), ("selected", 0.5)] {
-        let config = CONFIG.replace(
+        let config = ONE_FINDING_CONFIG.replace(
             "bootstrap = 0",
             &format!("bootstrap = 0\nrule = \"{rule}\""),
         );
-        let app = spawn_app_files(&config, 1, &[("task.toml", TASK)]).await;
-        app.load_reference("dev", LABELS).await;
+        let app = spawn_app_files(&config, 1, &[("task.toml", ONE_FINDING_TASK)]).await;
+        app.load_reference("dev", ONE_FINDING_LABELS).await;
         let team = app.team("Solo").await;
         let first = app
             .submit("dev", &team, sub("0.2", "0.9", "0.1").as_bytes())

@@ -3,9 +3,14 @@
 //! then mAUROC descending, then the earlier submission (then the earlier upload sequence, so
 //! the order is total and deterministic). Entries without a finite mAP are never ranked;
 //! baselines are shown between the ranked rows at their score, without a rank.
+//!
+//! Computed boards are kept in a [`BoardCache`] until the database changes: during a
+//! deadline rush hundreds of readers refresh the same board, and building it (every score of
+//! the phase, through SQLite) cost ~1 ms of CPU per request, enough to saturate two cores.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -181,6 +186,97 @@ pub async fn rows(
     Ok(out)
 }
 
+/// A phase's board as an organizer sees it, with its reference version.
+#[derive(Debug)]
+struct CachedBoard {
+    /// `PRAGMA data_version` read before the board was built.
+    data_version: i64,
+    /// Version number of the reference labels.
+    version: Option<i64>,
+    /// The labels are synthetic demo labels.
+    is_demo: bool,
+    /// Every row (visibility is applied per viewer afterwards).
+    rows: Arc<Vec<LeaderboardRow>>,
+}
+
+/// Built leaderboards, reused until anything in the database changes.
+///
+/// Staleness is detected with `PRAGMA data_version` on a connection of its own that never
+/// writes: SQLite changes that number whenever another connection, of this process or of
+/// another one (the admin commands), commits. So no write path has to remember to
+/// invalidate, and a reader never sees a board older than the last commit before its
+/// request. The version is read before the board is built, so a commit that lands while it
+/// is built makes the next request build it again rather than serve it as current.
+pub struct BoardCache {
+    watcher: tokio::sync::Mutex<SqliteConnection>,
+    /// One rebuild at a time: a burst of readers after a commit waits for one build instead
+    /// of running the same query side by side.
+    building: tokio::sync::Mutex<()>,
+    boards: Mutex<HashMap<(String, i64, LeaderboardRule), Arc<CachedBoard>>>,
+}
+
+impl BoardCache {
+    /// A cache watching the database through `watcher` (use [`super::single_connection`]).
+    pub fn new(watcher: SqliteConnection) -> BoardCache {
+        BoardCache {
+            watcher: tokio::sync::Mutex::new(watcher),
+            building: tokio::sync::Mutex::new(()),
+            boards: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn data_version(&self) -> DbResult<i64> {
+        let mut conn = self.watcher.lock().await;
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await
+    }
+
+    fn fresh(
+        &self,
+        key: &(String, i64, LeaderboardRule),
+        data_version: i64,
+    ) -> Option<Arc<CachedBoard>> {
+        let boards = self.boards.lock().expect("not poisoned");
+        boards
+            .get(key)
+            .filter(|b| b.data_version == data_version)
+            .cloned()
+    }
+
+    /// The board of `phase` against `reference_id`, built or reused.
+    async fn get(
+        &self,
+        pool: &SqlitePool,
+        phase: &Phase,
+        reference_id: i64,
+    ) -> DbResult<Arc<CachedBoard>> {
+        let key = (phase.id.to_string(), reference_id, phase.rule);
+        if let Some(b) = self.fresh(&key, self.data_version().await?) {
+            return Ok(b);
+        }
+        let _building = self.building.lock().await;
+        // Read again: another request may have built it while this one waited.
+        let data_version = self.data_version().await?;
+        if let Some(b) = self.fresh(&key, data_version) {
+            return Ok(b);
+        }
+        let reference = super::references::get(pool, reference_id).await?;
+        let mut conn = pool.acquire().await?;
+        let board = Arc::new(CachedBoard {
+            data_version,
+            version: reference.as_ref().map(|r| r.version),
+            is_demo: reference.is_some_and(|r| r.is_demo),
+            rows: Arc::new(rows(&mut conn, &phase.id, phase.rule, reference_id).await?),
+        });
+        self.boards
+            .lock()
+            .expect("not poisoned")
+            .insert(key, board.clone());
+        Ok(board)
+    }
+}
+
 /// A team's stable pseudonym in a double-blind phase: derived from a value that never
 /// leaves the server, so it cannot be traced back to the team.
 fn pseudonym(secret: &str, phase: &str, team_id: i64) -> String {
@@ -193,6 +289,7 @@ fn pseudonym(secret: &str, phase: &str, team_id: i64) -> String {
 /// without rank; a `hidden` phase is refused to everyone but organizers.
 pub async fn for_viewer(
     pool: &SqlitePool,
+    cache: &BoardCache,
     phase: &Phase,
     viewer: &Viewer,
 ) -> DbResult<Result<Leaderboard, Denied>> {
@@ -214,16 +311,14 @@ pub async fn for_viewer(
     let Some(reference_id) = phase.active_reference_id else {
         return Ok(Ok(board));
     };
-    if let Some(version) = super::references::get(pool, reference_id).await? {
-        board.reference_version = Some(version.version);
-        board.demo_reference = version.is_demo;
-    }
-    let mut conn = pool.acquire().await?;
-    let mut rows = rows(&mut conn, &phase.id, phase.rule, reference_id).await?;
+    let cached = cache.get(pool, phase, reference_id).await?;
+    board.reference_version = cached.version;
+    board.demo_reference = cached.is_demo;
+    let mut rows = Vec::clone(&cached.rows);
     if phase.anonymous && !viewer.is_organizer() {
         let secret: String =
             sqlx::query_scalar("SELECT pseudonym_secret FROM competitions LIMIT 1")
-                .fetch_one(&mut *conn)
+                .fetch_one(pool)
                 .await?;
         for r in rows.iter_mut().filter(|r| !r.baseline) {
             if viewer.team_id() != Some(r.team_id) {

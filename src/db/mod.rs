@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 
 /// Result of a database call.
 pub type DbResult<T> = Result<T, sqlx::Error>;
@@ -25,19 +25,29 @@ pub type DbResult<T> = Result<T, sqlx::Error>;
 /// migrations. Several processes may open it at once (the server and the admin commands):
 /// writers wait for each other up to the busy timeout instead of failing.
 pub async fn connect(path: &Path) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str("sqlite://")?
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options(path)?)
+        .await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+/// How every connection to the database at `path` is opened.
+fn options(path: &Path) -> anyhow::Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(30));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+        .busy_timeout(Duration::from_secs(30)))
+}
+
+/// A connection of its own to the database at `path`, outside the pool (for
+/// [`leaderboard::BoardCache`], which must never write through it).
+pub async fn single_connection(path: &Path) -> anyhow::Result<SqliteConnection> {
+    Ok(options(path)?.connect().await?)
 }
 
 /// Writes a consistent copy of the live database to `out` (works while the server runs).

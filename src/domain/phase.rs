@@ -80,7 +80,7 @@ impl Visibility {
 }
 
 /// Which submission of a team stands on the leaderboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LeaderboardRule {
     /// The team's best scored submission (by the ranking order).

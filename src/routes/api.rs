@@ -292,7 +292,7 @@ async fn board(
     viewer: &Viewer,
 ) -> Result<db::leaderboard::Leaderboard, ApiError> {
     let phase = phase_or_404(state, raw).await?;
-    match db::leaderboard::for_viewer(&state.pool, &phase, viewer).await? {
+    match db::leaderboard::for_viewer(&state.pool, &state.boards, &phase, viewer).await? {
         Ok(board) => Ok(board),
         Err(Denied::Hidden) => Err(ApiError::Forbidden(format!(
             "the leaderboard of phase {} is hidden until the organizers reveal it",

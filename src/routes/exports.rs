@@ -55,7 +55,7 @@ async fn phase_for_export(state: &AppState, raw: &str, viewer: &Viewer) -> Resul
 }
 
 async fn board(state: &AppState, phase: &Phase, viewer: &Viewer) -> Result<Leaderboard, ApiError> {
-    db::leaderboard::for_viewer(&state.pool, phase, viewer)
+    db::leaderboard::for_viewer(&state.pool, &state.boards, phase, viewer)
         .await?
         .map_err(|_| ApiError::Forbidden("this leaderboard is not visible to you".into()))
 }

@@ -434,7 +434,7 @@ async fn leaderboard(
         demo_reference: false,
         exports: viewer.is_organizer() || visibility == Visibility::Public,
     };
-    match db::leaderboard::for_viewer(&state.pool, &phase, &viewer).await? {
+    match db::leaderboard::for_viewer(&state.pool, &state.boards, &phase, &viewer).await? {
         Ok(board) => {
             page.rows = board
                 .rows

@@ -289,19 +289,35 @@ pub async fn receive(
                 .and_then(|cd| cd.get_filename())
                 .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
                 .unwrap_or_else(|| "upload".into());
-            let mut file = std::fs::File::create(&temp).map_err(ApiError::Storage)?;
-            let mut hasher = Sha256::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(fail)?;
-                upload.bytes += chunk.len() as u64;
-                if upload.bytes > max_bytes {
-                    return Err(too_large(max_bytes));
+            // Hashing and writing ~70 MB is CPU work: it runs on a blocking thread fed through
+            // a short channel, so the HTTP threads keep answering other requests (with 50
+            // uploads at once, hashing on them delayed leaderboard reads by up to seconds).
+            let file = std::fs::File::create(&temp).map_err(ApiError::Storage)?;
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let writer = tokio::task::spawn_blocking(move || write_hashed(file, rx));
+            let streamed = async {
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(fail)?;
+                    upload.bytes += chunk.len() as u64;
+                    if upload.bytes > max_bytes {
+                        return Err(too_large(max_bytes));
+                    }
+                    if tx.send(chunk).await.is_err() {
+                        // The writer stopped on a disk error; its result says which.
+                        break;
+                    }
                 }
-                hasher.update(&chunk);
-                file.write_all(&chunk).map_err(ApiError::Storage)?;
+                Ok(())
             }
-            file.flush().map_err(ApiError::Storage)?;
-            upload.sha256 = hex::encode(hasher.finalize());
+            .await;
+            drop(tx);
+            // Wait for the writer even on refusal, so nothing is written after the temp file
+            // is removed.
+            let written = writer.await.map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("writing the upload panicked: {e}"))
+            })?;
+            streamed?;
+            upload.sha256 = written.map_err(ApiError::Storage)?;
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
@@ -340,6 +356,20 @@ pub async fn receive(
 fn quoted(name: &str) -> String {
     let clean: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
     format!("{clean:?}")
+}
+
+/// Writes the chunks of an upload to `file` and returns their SHA-256 (hex).
+fn write_hashed(
+    mut file: std::fs::File,
+    mut chunks: tokio::sync::mpsc::Receiver<Bytes>,
+) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = chunks.blocking_recv() {
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Checks before reading the body: the phase is open, the team approved, and neither the
@@ -421,7 +451,8 @@ pub async fn submit(
     let task = reference.task.clone();
     let limits = state.limits.clone();
     let temp = upload.temp.clone();
-    let checked = tokio::task::spawn_blocking(move || {
+    // At lower priority, like scoring: leaderboard readers come first.
+    let checked = crate::worker::priority::run(move || {
         // A disk fault reading the file back is the server's, never a refused upload.
         let bytes = std::fs::read(&temp).map_err(ApiError::Storage)?;
         Ok::<_, ApiError>(
@@ -430,7 +461,7 @@ pub async fn submit(
         )
     })
     .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("validation panicked: {e}")))??;
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("validation failed: {e}")))??;
     let predictions = match checked {
         Ok(p) => p,
         Err(why) => {

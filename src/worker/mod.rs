@@ -1,6 +1,6 @@
 //! Scoring workers: a fixed number of loops (default one per core) that take jobs off the
-//! durable queue in `db::jobs` and run the engine on tokio's blocking threads, so scoring
-//! never stalls the web server. A worker wakes when an upload is queued, and polls once a
+//! durable queue in `db::jobs` and run the engine on lower-priority threads ([`priority`]),
+//! so scoring never stalls the web server. A worker wakes when an upload is queued, and polls once a
 //! second for jobs added by another process (the admin command `load-reference`).
 
 use std::collections::HashMap;
@@ -15,40 +15,50 @@ use crate::db;
 use crate::db::jobs::ClaimedJob;
 use crate::AppState;
 
+pub mod priority;
+
 /// Parsed reference versions, shared by upload validation and the workers (parsing a
 /// Task-1-size reference once per job would dominate scoring time). Versions never change
-/// once stored, so entries never go stale.
+/// once stored, so entries never go stale. Each version is parsed once even when a burst of
+/// uploads asks for it at the same moment (after a start, 50 uploads would otherwise parse
+/// the same labels 50 times over).
 #[derive(Default)]
 pub struct References {
-    cache: Mutex<HashMap<i64, Arc<Reference>>>,
+    cache: Mutex<HashMap<i64, Arc<tokio::sync::OnceCell<Arc<Reference>>>>>,
 }
 
 impl References {
     /// The parsed reference version `id`.
     pub async fn get(&self, state: &AppState, id: i64) -> anyhow::Result<Arc<Reference>> {
-        if let Some(r) = self.cache.lock().expect("not poisoned").get(&id) {
-            return Ok(r.clone());
-        }
-        let version = db::references::get(&state.pool, id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("reference version {id} does not exist"))?;
-        let phase_id = crate::domain::PhaseId::parse(&version.phase_id).expect("valid id");
-        let phase = db::phases::get(&state.pool, &phase_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("phase {phase_id} does not exist"))?;
-        let store = state.store.clone();
-        let reference = tokio::task::spawn_blocking(move || -> anyhow::Result<Reference> {
-            let bytes = store.get(&version.file_sha256)?;
-            Ok(Reference::parse(&bytes, Some(phase.task.task()))?)
-        })
-        .await??;
-        let reference = Arc::new(reference);
-        self.cache
+        let cell = self
+            .cache
             .lock()
             .expect("not poisoned")
-            .insert(id, reference.clone());
-        Ok(reference)
+            .entry(id)
+            .or_default()
+            .clone();
+        // A failed load leaves the cell empty: the next caller tries again.
+        let reference = cell.get_or_try_init(|| load(state, id)).await?;
+        Ok(reference.clone())
     }
+}
+
+/// Reads and parses reference version `id`.
+async fn load(state: &AppState, id: i64) -> anyhow::Result<Arc<Reference>> {
+    let version = db::references::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("reference version {id} does not exist"))?;
+    let phase_id = crate::domain::PhaseId::parse(&version.phase_id).expect("valid id");
+    let phase = db::phases::get(&state.pool, &phase_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("phase {phase_id} does not exist"))?;
+    let store = state.store.clone();
+    let reference = priority::run(move || -> anyhow::Result<Reference> {
+        let bytes = store.get(&version.file_sha256)?;
+        Ok(Reference::parse(&bytes, Some(phase.task.task()))?)
+    })
+    .await??;
+    Ok(Arc::new(reference))
 }
 
 /// Starts `count` worker loops; they stop when `shutdown` turns true.
@@ -123,7 +133,7 @@ async fn with_predictions<T: Send + 'static>(
     let store = state.store.clone();
     let limits = state.limits.clone();
     let sha = job.file_sha256.clone();
-    let work = tokio::task::spawn_blocking(move || {
+    let work = priority::run(move || {
         let bytes = store
             .get(&sha)
             .map_err(|e| format!("stored submission file unreadable: {e}"))?;

@@ -394,3 +394,31 @@ pub fn ranked_teams(board: &Value) -> Vec<String> {
         .map(|r| r["team"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A competition with one custom one-label task (`task.toml` = [`ONE_FINDING_TASK`]) and
+/// its phase `dev`, no bootstrap.
+pub const ONE_FINDING_CONFIG: &str = r#"
+[competition]
+id = "ties"
+title = "Ties"
+
+[[tasks]]
+id = "one"
+name = "One finding"
+task_toml = "task.toml"
+
+[[tasks.phases]]
+id = "dev"
+name = "Development"
+bootstrap = 0
+quota_per_day = 10
+"#;
+
+/// The one-label task of [`ONE_FINDING_CONFIG`].
+pub const ONE_FINDING_TASK: &str = r#"
+name = "One finding"
+labels = ["Finding"]
+"#;
+
+/// Labels of three images for [`ONE_FINDING_TASK`]: one positive, two negatives.
+pub const ONE_FINDING_LABELS: &str = "dicom_id,Finding\nimg-1,1\nimg-2,0\nimg-3,0\n";
