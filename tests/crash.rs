@@ -1,7 +1,9 @@
 //! A crash of the built `tailboard` binary: SIGKILL while Task-1-size submissions (78,946
 //! images x 40 labels) are queued, one is being scored and one is half uploaded; a restart on
 //! the same data folder scores every accepted submission exactly once and keeps nothing of
-//! the half upload.
+//! the half upload. The server lives three times: uploads with no worker (then a kill with
+//! only queued jobs), one worker (so the others surely wait behind the one it scores) killed
+//! mid-job with the half upload open, and the restart that must finish everything.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,8 +44,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the binary on a free port with one scoring worker (so jobs queue behind it).
-    fn start(dir: &Path, config: &Path, log_path: &Path) -> Server {
+    /// Starts the binary on a free port with `workers` scoring workers.
+    fn start(dir: &Path, config: &Path, log_path: &Path, workers: &str) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -52,7 +54,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
             .args(["serve", "--data"])
             .arg(dir)
-            .args(["--bind", "127.0.0.1:0", "--workers", "1", "--config"])
+            .args(["--bind", "127.0.0.1:0", "--workers", workers, "--config"])
             .arg(config)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -191,7 +193,8 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     std::fs::write(&labels, &reference_csv).unwrap();
     let (half, files) = files.split_last().unwrap();
 
-    let server = Server::start(&dir, &config, &log);
+    // First life, without workers: the uploads are accepted and wait in the queue.
+    let server = Server::start(&dir, &config, &log, "0");
     let organizer = admin(&["create-organizer", "chief"], &dir);
     let labels_arg = labels.display().to_string();
     admin(&["load-reference", "--phase", "t1", &labels_arg], &dir);
@@ -210,6 +213,11 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     for u in uploads {
         accepted.push(u.await.unwrap());
     }
+    // A crash with only queued jobs.
+    server.kill();
+
+    // Second life, one worker: it takes the oldest job, the others wait behind it.
+    let server = Server::start(&dir, &config, &log, "1");
 
     // The half upload: the whole request head with the full Content-Length, then the form
     // and half of the file, then nothing (the connection stays open until the crash).
@@ -245,9 +253,16 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
 
     // The queue right before the crash: one submission being scored, others waiting.
     let mut states = Vec::new();
-    for id in &accepted {
-        let v = status_of(&client, &server, &organizer, id).await;
-        states.push(v["status"].as_str().unwrap().to_string());
+    for _ in 0..400 {
+        states.clear();
+        for id in &accepted {
+            let v = status_of(&client, &server, &organizer, id).await;
+            states.push(v["status"].as_str().unwrap().to_string());
+        }
+        if states.iter().any(|s| s == "running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
         states.iter().any(|s| s == "running") && states.iter().any(|s| s == "queued"),
@@ -260,8 +275,8 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
         "the half upload's temp file outlived the crash"
     );
 
-    // Restart on the same folder.
-    let server = Server::start(&dir, &config, &log);
+    // Third life on the same folder.
+    let server = Server::start(&dir, &config, &log, "1");
     assert!(
         files_below(&temp_dir).is_empty(),
         "leftovers of interrupted uploads are cleared at start"
@@ -297,7 +312,7 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
         .await
         .unwrap();
-    let rows = sqlx::query("SELECT id, file_sha256 FROM submissions ORDER BY seq")
+    let rows = sqlx::query("SELECT id FROM submissions ORDER BY seq")
         .fetch_all(&mut db)
         .await
         .unwrap();
@@ -341,14 +356,15 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     stored.sort();
-    let mut wanted: Vec<String> = files
-        .iter()
-        .map(|f| tailboard::store::sha256_hex(f))
-        .chain([tailboard::store::sha256_hex(reference_csv.as_bytes())])
-        .collect();
+    let mut wanted: Vec<String> = sqlx::query_scalar(
+        "SELECT file_sha256 FROM submissions UNION ALL SELECT file_sha256 FROM reference_versions",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
     wanted.sort();
+    assert_eq!(stored.len(), UPLOADS + 1);
     assert_eq!(stored, wanted);
-    assert!(!stored.contains(&tailboard::store::sha256_hex(half)));
     drop(db);
     server.kill();
 }
