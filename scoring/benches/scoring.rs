@@ -5,7 +5,6 @@
 //! real signal, a third of the labels rounded to 3 decimals and a third passed through `f32`
 //! (as a model exporting float32 would), so there are many ties.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -61,23 +60,12 @@ fn task1_data() -> (Reference, Predictions) {
         labels.push(y);
         scores.push(s);
     }
-    let row_of: HashMap<String, u32> = ids
-        .iter()
-        .enumerate()
-        .map(|(r, id)| (id.clone(), r as u32))
-        .collect();
     let predictions = Predictions {
         ids: ids.clone(),
         scores,
         warnings: vec![],
     };
-    let reference = Reference {
-        task,
-        ids,
-        labels,
-        clusters: None,
-        row_of,
-    };
+    let reference = Reference::new(task, ids, labels, None);
     (reference, predictions)
 }
 

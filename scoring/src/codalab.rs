@@ -302,19 +302,8 @@ pub fn read_ids(csv: &[u8]) -> Result<Vec<String>> {
 /// A reference that knows only the expected ids: enough to validate a submission's id set
 /// (its labels are all 0 and never scored).
 pub fn ids_reference(task: Task, ids: Vec<String>) -> Reference {
-    let row_of = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.clone(), i as u32))
-        .collect();
     let labels = vec![vec![0u8; ids.len()]; task.labels.len()];
-    Reference {
-        task,
-        ids,
-        labels,
-        clusters: None,
-        row_of,
-    }
+    Reference::new(task, ids, labels, None)
 }
 
 /// `tailboard check`: validates a submission file for `task`, against `ids` when given.

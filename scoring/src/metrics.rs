@@ -254,7 +254,11 @@ fn check_aligned(reference: &Reference, predictions: &Predictions) -> Result<()>
             task.name
         )));
     }
-    if predictions.ids != reference.ids {
+    let same_ids = predictions.ids.len() == reference.ids.len()
+        && (predictions.ids.par_iter())
+            .zip(&reference.ids)
+            .all(|(a, b)| a == b);
+    if !same_ids {
         return Err(ScoringError::refused(
             "the predictions are not aligned to the reference images (ids differ)",
         ));

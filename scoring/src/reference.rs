@@ -30,8 +30,79 @@ pub struct Reference {
     pub labels: Vec<Vec<u8>>,
     /// Cluster number per row when the task resamples by study or subject.
     pub clusters: Option<Vec<u32>>,
-    /// Row of each id.
-    pub row_of: HashMap<String, u32>,
+    /// Row of each id (see [`Reference::row_of`]).
+    pub index: IdIndex,
+}
+
+/// The row of each reference id: an open-addressing hash table of row numbers that compares
+/// against the id list itself, so the 79,000 ids of Task 1 are neither copied nor hashed
+/// twice. Building it is a small serial step every scoring run waits for.
+#[derive(Debug, Clone, Default)]
+pub struct IdIndex {
+    /// `row + 1` per slot, 0 when empty; the length is a power of two, at most half full.
+    slots: Vec<u32>,
+}
+
+impl IdIndex {
+    /// Indexes `ids`; also returns `(first row, later row)` for every repeated id.
+    pub fn build(ids: &[String]) -> (IdIndex, Vec<(u32, u32)>) {
+        let size = (ids.len() * 2).next_power_of_two().max(16);
+        let mut index = IdIndex {
+            slots: vec![0; size],
+        };
+        let mut repeated = Vec::new();
+        for (row, id) in ids.iter().enumerate() {
+            let mut slot = index.home(id);
+            loop {
+                match index.slots[slot] {
+                    0 => {
+                        index.slots[slot] = row as u32 + 1;
+                        break;
+                    }
+                    taken if ids[taken as usize - 1] == *id => {
+                        repeated.push((taken - 1, row as u32));
+                        break;
+                    }
+                    _ => slot = (slot + 1) & (size - 1),
+                }
+            }
+        }
+        (index, repeated)
+    }
+
+    /// The row of `id` in `ids` (the list the index was built from).
+    #[inline]
+    pub fn get(&self, ids: &[String], id: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut slot = self.home(id);
+        loop {
+            match self.slots[slot] {
+                0 => return None,
+                taken if ids[taken as usize - 1] == id => return Some(taken - 1),
+                _ => slot = (slot + 1) & (self.slots.len() - 1),
+            }
+        }
+    }
+
+    /// The first slot probed for `id`: a multiplicative hash of its bytes, eight at a time.
+    #[inline]
+    fn home(&self, id: &str) -> usize {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let bytes = id.as_bytes();
+        let mut h = bytes.len() as u64;
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let word = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+            h = (h.rotate_left(23) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+        // The high bits are the best mixed.
+        (h >> 32) as usize & (self.slots.len() - 1)
+    }
 }
 
 /// Columns a reference may carry besides the labels.
@@ -195,20 +266,20 @@ impl Reference {
                 out.extend_from_slice(&col);
             }
         }
-        let mut row_of: HashMap<String, u32> = HashMap::with_capacity(total);
+        let (index, repeated) = IdIndex::build(&ids);
         let mut duplicated = Vec::new();
         let mut duplicated_count = 0;
         let mut reported = std::collections::HashSet::new();
-        for (i, id) in ids.iter().enumerate() {
-            let first = *row_of.entry(id.clone()).or_insert(i as u32);
-            if first as usize != i && reported.insert(id.as_str()) {
+        for (first, again) in repeated {
+            let id = ids[first as usize].as_str();
+            if reported.insert(id) {
                 duplicated_count += 1;
                 if duplicated.len() < 3 {
                     duplicated.push(format!(
                         "{} (rows {} and {})",
                         quote(id),
                         rows[first as usize],
-                        rows[i]
+                        rows[again as usize]
                     ));
                 }
             }
@@ -244,7 +315,7 @@ impl Reference {
             ids,
             labels,
             clusters,
-            row_of,
+            index,
         })
     }
 
@@ -262,6 +333,30 @@ impl Reference {
             Err(e) => return Err(io_error(&toml_path, &e)),
         };
         Reference::parse(&csv, task)
+    }
+
+    /// A reference over `ids` (which must be distinct) with the given labels.
+    pub fn new(
+        task: Task,
+        ids: Vec<String>,
+        labels: Vec<Vec<u8>>,
+        clusters: Option<Vec<u32>>,
+    ) -> Reference {
+        let (index, repeated) = IdIndex::build(&ids);
+        assert!(repeated.is_empty(), "reference ids must be distinct");
+        Reference {
+            task,
+            ids,
+            labels,
+            clusters,
+            index,
+        }
+    }
+
+    /// The row of image `id`, if the reference has it.
+    #[inline]
+    pub fn row_of(&self, id: &str) -> Option<u32> {
+        self.index.get(&self.ids, id)
     }
 
     /// Number of images.
@@ -338,4 +433,40 @@ fn no_task(columns: &[String]) -> String {
         task.name,
         parts.join("; ")
     )
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn every_id_is_found_at_its_row_and_others_are_not() {
+        let ids: Vec<String> = (0..5000u64)
+            .map(|i| {
+                format!(
+                    "{:08x}-{i}-{}",
+                    i * 2654435761u64 % 1000003,
+                    "x".repeat(i as usize % 13)
+                )
+            })
+            .collect();
+        let (index, repeated) = IdIndex::build(&ids);
+        assert!(repeated.is_empty());
+        for (row, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(&ids, id), Some(row as u32), "{id}");
+        }
+        for missing in ["", "nope", "00000000-0-z", &format!("{}y", ids[17])] {
+            assert_eq!(index.get(&ids, missing), None, "{missing}");
+        }
+        assert_eq!(IdIndex::default().get(&ids, &ids[0]), None);
+    }
+
+    #[test]
+    fn repeated_ids_are_reported_with_both_rows() {
+        let ids: Vec<String> = ["a", "b", "a", "c", "b", "a"].map(String::from).to_vec();
+        let (index, repeated) = IdIndex::build(&ids);
+        assert_eq!(repeated, vec![(0, 2), (1, 4), (0, 5)]);
+        assert_eq!(index.get(&ids, "a"), Some(0));
+        assert_eq!(index.get(&ids, "c"), Some(3));
+    }
 }

@@ -5,7 +5,6 @@
 //! `/opt/torchenv/bin/python scoring/tests/fixtures/gen_fixtures.py`). Every per-class and
 //! macro value must agree to 1e-9.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -52,18 +51,7 @@ impl Data {
 
     fn reference(&self) -> Reference {
         let ids: Vec<String> = (0..self.rows()).map(|r| format!("img{r:06}")).collect();
-        let row_of = ids
-            .iter()
-            .enumerate()
-            .map(|(r, id)| (id.clone(), r as u32))
-            .collect::<HashMap<_, _>>();
-        Reference {
-            task: self.task.clone(),
-            ids,
-            labels: self.truth.clone(),
-            clusters: None,
-            row_of,
-        }
+        Reference::new(self.task.clone(), ids, self.truth.clone(), None)
     }
 
     fn predictions(&self) -> Predictions {

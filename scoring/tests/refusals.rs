@@ -213,7 +213,8 @@ fn reference_labels_are_checked() {
     let r = Reference::parse(ok.as_bytes(), None).unwrap();
     assert_eq!(r.task.name, "CXR-LT 2024 Task 3");
     assert_eq!(r.labels[2], [0, 1]);
-    assert_eq!(r.row_of["b"], 1);
+    assert_eq!(r.row_of("b"), Some(1));
+    assert_eq!(r.row_of("B"), None);
     assert!(r.clusters.is_none());
     assert_eq!(
         reference_error(&format!("{t3}a,1,0,0,2,0\n"), None),
