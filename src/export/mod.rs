@@ -12,15 +12,20 @@ use crate::db::leaderboard::LeaderboardRow;
 /// starts with a character that spreadsheets treat as a formula (`=`, `+`, `-`, `@`, tab,
 /// carriage return).
 pub fn csv_cell(text: &str) -> String {
-    let mut cell = String::with_capacity(text.len() + 2);
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        cell.push('\'');
-    }
-    cell.push_str(text);
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
+        quoted_cell(&format!("'{text}"))
     } else {
-        cell
+        quoted_cell(text)
+    }
+}
+
+/// One CSV cell holding `text` exactly: quoted when it holds a separator, quote or line
+/// break, never altered otherwise.
+fn quoted_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
     }
 }
 
@@ -73,7 +78,10 @@ pub fn leaderboard_csv(rows: &[LeaderboardRow]) -> String {
     out
 }
 
-/// A valid submission for a reference: header, then every id with 0.5 for every label.
+/// A valid submission for a reference: header, then every id with 0.5 for every label. The
+/// ids are written exactly (quoted when needed, never given the formula guard's `'`), since
+/// the file must validate against the very reference they come from; they are the
+/// organizer's, not a team's, text.
 pub fn sample_submission(reference: &scoring::reference::Reference) -> String {
     let labels = &reference.task.labels;
     let mut out = String::with_capacity(reference.len() * (40 + 4 * labels.len()));
@@ -85,7 +93,7 @@ pub fn sample_submission(reference: &scoring::reference::Reference) -> String {
     out.push('\n');
     let row_tail = ",0.5".repeat(labels.len());
     for id in &reference.ids {
-        out.push_str(&csv_cell(id));
+        out.push_str(&quoted_cell(id));
         out.push_str(&row_tail);
         out.push('\n');
     }
@@ -107,6 +115,26 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("MedAI"), "MedAI");
+    }
+
+    #[test]
+    fn the_sample_submission_validates_even_with_odd_ids() {
+        let task = scoring::Task::builtin(3).unwrap();
+        let ids: Vec<String> = ["-neg", "=1+1", "@x", "a,b", "say \"hi\"", "plain"]
+            .map(String::from)
+            .to_vec();
+        let labels = vec![vec![0, 1, 0, 1, 0, 1]; task.labels.len()];
+        let reference = scoring::reference::Reference::new(task.clone(), ids, labels, None);
+        let sample = sample_submission(&reference);
+        let predictions = scoring::submission::validate_upload(
+            sample.as_bytes(),
+            &task,
+            Some(&reference),
+            &scoring::submission::Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(predictions.ids, reference.ids);
+        assert!(sample.contains("\n-neg,0.5"), "{sample}");
     }
 
     #[test]
