@@ -35,6 +35,14 @@
 //!   stage. Results are written with the job's claim token in one transaction: exactly once.
 //!   Jobs left `running` are re-queued at start; a job that crashed the scorer 3 times fails;
 //!   a stage running longer than `job_timeout` (default 30 min) fails with that reason.
+//!   A result the database refuses (a server fault) puts the job back in the queue without
+//!   counting the attempt, the reason kept in `jobs.error`; the submission never fails for it.
+//! - **Faults**: an upload the disk cannot take (tmp/ or files/ unwritable, full, failing)
+//!   is answered 507 with one line, records nothing and costs no quota; the database locked
+//!   by other writers is waited for (30 s busy timeout, every write transaction `BEGIN
+//!   IMMEDIATE`), and only past that answered 503 + `Retry-After`, never 500. SQLite runs
+//!   with `synchronous = FULL` so a 202 survives a power cut. Upload leftovers in `tmp/` are
+//!   removed at start.
 //! - **Reference versions**: a new version queues a re-score of every submission of the
 //!   phase; the leaderboard keeps the previous version until all point scores against the new
 //!   one are in, then switches and records the rank movements.

@@ -283,3 +283,69 @@ async fn many_writers_and_a_writer_holding_the_database_lock_are_waited_for_neve
         .unwrap();
     assert_eq!(writes, 32);
 }
+
+#[tokio::test]
+async fn a_score_the_database_refuses_is_queued_again_not_failed() {
+    let app = spawn_app().await;
+    let (data, task) = task3_data(200, 81);
+    app.load_reference("pub", &data.reference_csv).await;
+    let token = app.team("Unlucky").await;
+    // A real failing write in the worker's transaction: the database aborts every insert
+    // of scores until the trigger is dropped.
+    sqlx::query(
+        "CREATE TRIGGER refuse_scores BEFORE INSERT ON scores
+         BEGIN SELECT RAISE(ABORT, 'simulated storage fault'); END",
+    )
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    let id = app
+        .submit(
+            "pub",
+            &token,
+            task3_submission(&data, &task, 1.0, 9).as_bytes(),
+        )
+        .await;
+    let mut reason = None;
+    for _ in 0..600 {
+        reason = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT error FROM jobs WHERE stage = 1 AND status = 'queued'",
+        )
+        .fetch_optional(&app.state.pool)
+        .await
+        .unwrap()
+        .flatten();
+        if reason.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reason = reason.expect("the refused result put the job back in the queue");
+    assert!(reason.contains("simulated storage fault"), "{reason}");
+    let v = app
+        .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
+        .await;
+    assert!(
+        matches!(v["status"].as_str(), Some("queued" | "running")),
+        "a server fault never fails the team's submission: {v}"
+    );
+
+    sqlx::query("DROP TRIGGER refuse_scores")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let v = app.wait_scored(&id).await;
+    assert_eq!(v["status"], "finished", "{v}");
+    assert!(v["error"].is_null(), "{v}");
+    let (attempts, error): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, error FROM jobs WHERE stage = 1")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts, 1,
+        "retries after a storage fault are not counted as crashes"
+    );
+    assert!(error.is_none());
+    app.stop().await;
+}

@@ -342,6 +342,36 @@ pub async fn fail(pool: &SqlitePool, job: &ClaimedJob, reason: &str) -> DbResult
     Ok(true)
 }
 
+/// Puts a claimed job back in the queue after its result could not be stored (a database
+/// fault, not the submission's): the attempt is not counted and `error` keeps the reason for
+/// the organizers. False when the claim was lost (nothing written).
+pub async fn release(pool: &SqlitePool, job: &ClaimedJob, reason: &str) -> DbResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'queued', claim = NULL, attempts = MAX(attempts - 1, 0),
+             error = ?
+         WHERE id = ? AND status = 'running' AND claim = ?",
+    )
+    .bind(reason)
+    .bind(job.id)
+    .bind(&job.claim)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if job.stage == 1 {
+        sqlx::query(
+            "UPDATE submissions SET status = 'queued' WHERE seq = ? AND status = 'running'",
+        )
+        .bind(job.submission_seq)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Place of a queued submission in the point-score queue (1 = next), if queued.
 pub async fn queue_position(pool: &SqlitePool, seq: i64) -> DbResult<Option<i64>> {
     sqlx::query_scalar(

@@ -1,7 +1,8 @@
 //! Scoring workers: a fixed number of loops (default one per core) that take jobs off the
 //! durable queue in `db::jobs` and run the engine on lower-priority threads ([`priority`]),
 //! so scoring never stalls the web server. A worker wakes when an upload is queued, and polls once a
-//! second for jobs added by another process (the admin command `load-reference`).
+//! second for jobs added by another process (the admin command `load-reference`). A result
+//! the database refuses is not the submission's fault: the job goes back to the queue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -97,7 +98,22 @@ pub fn spawn(
         .collect()
 }
 
-/// Runs one job and records its outcome (results or the one-line reason).
+/// Why a job did not complete.
+enum JobError {
+    /// The submission could not be scored: the one-line reason the team sees.
+    Failed(String),
+    /// The result was computed but the database refused it: the server's fault, so the job
+    /// goes back to the queue instead of failing the submission.
+    Storing(sqlx::Error),
+}
+
+impl From<String> for JobError {
+    fn from(reason: String) -> Self {
+        JobError::Failed(reason)
+    }
+}
+
+/// Runs one job and records its outcome (results, the one-line reason, or a retry).
 async fn run(state: &AppState, job: ClaimedJob) {
     let outcome = match job.stage {
         1 => stage_scores(state, &job).await,
@@ -105,9 +121,17 @@ async fn run(state: &AppState, job: ClaimedJob) {
     };
     let recorded = match outcome {
         Ok(()) => Ok(()),
-        Err(reason) => {
+        Err(JobError::Failed(reason)) => {
             tracing::warn!("job {} (stage {}) failed: {reason}", job.id, job.stage);
             db::jobs::fail(&state.pool, &job, &reason).await.map(|_| ())
+        }
+        Err(JobError::Storing(e)) => {
+            let reason = format!("could not store the result, queued again: {e}");
+            tracing::error!("job {} (stage {}): {reason}", job.id, job.stage);
+            let released = db::jobs::release(&state.pool, &job, &reason).await;
+            // Give the database a moment before the job is claimed again.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            released.map(|_| ())
         }
     };
     if let Err(e) = recorded {
@@ -162,20 +186,20 @@ async fn with_predictions<T: Send + 'static>(
         })?
 }
 
-async fn stage_scores(state: &AppState, job: &ClaimedJob) -> Result<(), String> {
+async fn stage_scores(state: &AppState, job: &ClaimedJob) -> Result<(), JobError> {
     let scores = with_predictions(state, job, |reference, predictions| {
         scoring::metrics::score(reference, predictions).map_err(|e| e.to_string())
     })
     .await?;
     db::jobs::complete_scores(&state.pool, job, &scores)
         .await
-        .map_err(|e| format!("cannot store scores: {e}"))?;
+        .map_err(JobError::Storing)?;
     // Stage 2 was queued by the same transaction; wake a worker for it.
     state.queue.notify_one();
     Ok(())
 }
 
-async fn stage_intervals(state: &AppState, job: &ClaimedJob) -> Result<(), String> {
+async fn stage_intervals(state: &AppState, job: &ClaimedJob) -> Result<(), JobError> {
     let replicates = job.bootstrap_replicates.max(0) as usize;
     let intervals = with_predictions(state, job, move |reference, predictions| {
         let options = BootstrapOptions {
@@ -192,6 +216,6 @@ async fn stage_intervals(state: &AppState, job: &ClaimedJob) -> Result<(), Strin
     .await?;
     db::jobs::complete_intervals(&state.pool, job, &intervals)
         .await
-        .map_err(|e| format!("cannot store intervals: {e}"))?;
+        .map_err(JobError::Storing)?;
     Ok(())
 }
