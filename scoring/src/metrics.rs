@@ -673,31 +673,42 @@ pub(crate) struct SortScratch {
 }
 
 /// Stable LSD radix sort of `items` by their upper 32 bits; `spare` is scratch.
+///
+/// The digits cover only the bits in which the keys differ from the smallest one: the
+/// probabilities of a class usually span fewer than 2^24 high halves (a dozen binades), which
+/// two passes of 12 bits sort; wider spans take three passes of 11 bits.
 fn radix_sort_high_half(items: &mut Vec<u64>, spare: &mut Vec<u64>) {
-    const SHIFTS: [u32; 3] = [32, 43, 54];
-    const BUCKETS: usize = 1 << 11;
-    let digit = |k: u64, shift: u32| ((k >> shift) as usize) & (BUCKETS - 1);
-    let mut counts = vec![[0usize; BUCKETS]; SHIFTS.len()];
+    const MAX_BUCKETS: usize = 1 << 12;
+    let Some(low) = items.iter().map(|&k| k >> 32).min() else {
+        return;
+    };
+    let high = items.iter().map(|&k| k >> 32).max().expect("not empty");
+    let span_bits = 64 - (high - low).leading_zeros();
+    let (digit_bits, passes) = if span_bits <= 24 { (12, 2) } else { (11, 3) };
+    let mask = (1usize << digit_bits) - 1;
+    let digit = |k: u64, pass: u32| (((k >> 32) - low) >> (pass * digit_bits)) as usize & mask;
+    let mut counts = [[0u32; MAX_BUCKETS]; 3];
     for &k in items.iter() {
-        for (d, &shift) in SHIFTS.iter().enumerate() {
-            counts[d][digit(k, shift)] += 1;
+        for pass in 0..passes {
+            counts[pass as usize][digit(k, pass)] += 1;
         }
     }
     spare.clear();
     spare.resize(items.len(), 0);
-    for (d, &shift) in SHIFTS.iter().enumerate() {
-        if counts[d].contains(&items.len()) {
+    for pass in 0..passes {
+        let counts = &counts[pass as usize][..=mask];
+        if counts.contains(&(items.len() as u32)) {
             continue; // every key has the same digit here
         }
-        let mut next = [0usize; BUCKETS];
+        let mut next = [0u32; MAX_BUCKETS];
         let mut sum = 0;
-        for (b, &c) in counts[d].iter().enumerate() {
+        for (b, &c) in counts.iter().enumerate() {
             next[b] = sum;
             sum += c;
         }
         for &item in items.iter() {
-            let b = digit(item, shift);
-            spare[next[b]] = item;
+            let b = digit(item, pass);
+            spare[next[b] as usize] = item;
             next[b] += 1;
         }
         std::mem::swap(items, spare);
@@ -767,6 +778,17 @@ mod tests {
             })
             .collect();
         scores.extend([0.0, -0.0, 1.0, 1.0, 0.0]);
+        // Zeros make the keys span all 32 bits (three passes)...
+        check_radix_order(&scores);
+        // ...scores within a few binades take two passes of 12 bits...
+        check_radix_order(&scores.iter().map(|p| 0.01 + p * 0.98).collect::<Vec<_>>());
+        // ...and one binade, or a single value, leaves passes out.
+        check_radix_order(&scores.iter().map(|p| 0.5 + p * 0.49).collect::<Vec<_>>());
+        check_radix_order(&[0.25; 7]);
+        check_radix_order(&[]);
+    }
+
+    fn check_radix_order(scores: &[f64]) {
         let truth: Vec<u8> = (0..scores.len()).map(|r| (r % 3 == 0) as u8).collect();
         let order: Vec<u32> = descending_order(&truth, &scores)
             .iter()
