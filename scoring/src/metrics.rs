@@ -790,7 +790,7 @@ mod tests {
 
     fn check_radix_order(scores: &[f64]) {
         let truth: Vec<u8> = (0..scores.len()).map(|r| (r % 3 == 0) as u8).collect();
-        let order: Vec<u32> = descending_order(&truth, &scores)
+        let order: Vec<u32> = descending_order(&truth, scores)
             .iter()
             .map(|&e| {
                 let row = tagged_row(e);
