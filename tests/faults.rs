@@ -349,3 +349,53 @@ async fn a_score_the_database_refuses_is_queued_again_not_failed() {
     assert!(error.is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_database_still_locked_after_the_wait_is_a_503_with_retry_after_not_a_500() {
+    use actix_web::ResponseError;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use tailboard::routes::ApiError;
+    // A real SQLITE_BUSY, without waiting the server's 30 s: two connections that do not wait.
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("busy.sqlite"))
+        .create_if_missing(true)
+        .busy_timeout(Duration::ZERO);
+    let mut holder = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let mut other = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let busy = sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap_err();
+    assert!(tailboard::routes::is_busy(&busy), "{busy:?}");
+    let answer = ApiError::from(busy).error_response();
+    assert_eq!(answer.status().as_u16(), 503);
+    assert_eq!(answer.headers().get("Retry-After").unwrap(), "5");
+    let body = actix_web::body::to_bytes(answer.into_body()).await.unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v["error"],
+        "the server is busy; nothing was changed; try again in a few seconds"
+    );
+    // Any other database error stays an internal error.
+    let other_error = sqlx::query("SELECT * FROM no_such_table")
+        .execute(&mut holder)
+        .await
+        .unwrap_err();
+    assert!(!tailboard::routes::is_busy(&other_error));
+    assert_eq!(
+        ApiError::from(other_error)
+            .error_response()
+            .status()
+            .as_u16(),
+        500
+    );
+}
