@@ -296,8 +296,11 @@ fn class_metrics(
     let truth = &reference.labels[c];
     let label = &task.labels[c];
     let critical = task.critical.iter().any(|l| l == label);
+    // One pass over the rows for the thresholded counts and the calibration bins.
+    let mut bins = EceBins::default();
     let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
     for (&y, &p) in truth.iter().zip(scores) {
+        bins.add(y, p);
         match (y != 0, p > 0.5) {
             (true, true) => tp += 1,
             (false, true) => fp += 1,
@@ -328,7 +331,7 @@ fn class_metrics(
         metrics.ap = Some(ranking.ap);
         metrics.auroc = Some(ranking.auroc);
         metrics.f1 = Some(f1(tp, fp, fn_));
-        metrics.ece = Some(ece(truth, scores));
+        metrics.ece = Some(bins.ece());
         if critical {
             metrics.fnr = Some(fn_ as f64 / (tp + fn_) as f64);
         }
@@ -389,25 +392,35 @@ pub fn ece_bin(p: f64) -> usize {
     k
 }
 
-/// Binary ECE with 15 equal-width bins and the l1 norm (torchmetrics semantics).
-fn ece(truth: &[u8], scores: &[f64]) -> f64 {
-    let mut count = [0u64; 16];
-    let mut sum_p = [0.0f64; 16];
-    let mut sum_y = [0u64; 16];
-    for (&y, &p) in truth.iter().zip(scores) {
+/// The calibration bins of one class, filled row by row (see [`ece_bin`]).
+#[derive(Debug, Default)]
+struct EceBins {
+    count: [u64; 16],
+    sum_p: [f64; 16],
+    sum_y: [u64; 16],
+}
+
+impl EceBins {
+    #[inline]
+    fn add(&mut self, y: u8, p: f64) {
         let k = ece_bin(p);
-        count[k] += 1;
-        sum_p[k] += p;
-        sum_y[k] += u64::from(y != 0);
+        self.count[k] += 1;
+        self.sum_p[k] += p;
+        self.sum_y[k] += u64::from(y != 0);
     }
-    let n = scores.len() as f64;
-    (0..16)
-        .filter(|&k| count[k] > 0)
-        .map(|k| {
-            let c = count[k] as f64;
-            (sum_y[k] as f64 / c - sum_p[k] / c).abs() * (c / n)
-        })
-        .sum()
+
+    /// Binary ECE with the l1 norm (torchmetrics semantics).
+    fn ece(&self) -> f64 {
+        let n: u64 = self.count.iter().sum();
+        let n = n as f64;
+        (0..16)
+            .filter(|&k| self.count[k] > 0)
+            .map(|k| {
+                let c = self.count[k] as f64;
+                (self.sum_y[k] as f64 / c - self.sum_p[k] / c).abs() * (c / n)
+            })
+            .sum()
+    }
 }
 
 /// AP and AUROC of one class under one weighting of the rows.

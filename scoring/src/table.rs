@@ -250,8 +250,9 @@ struct ChunkScan {
 }
 
 fn scan_chunk(chunk: &[u8]) -> ChunkScan {
-    let quoted = memchr::memchr(b'"', chunk).is_some()
-        || memchr::memchr_iter(b'\r', chunk).any(|i| chunk.get(i + 1) != Some(&b'\n'));
+    // One pass for both: a CRLF file meets every `\r`, each followed by `\n`.
+    let quoted = memchr::memchr2_iter(b'"', b'\r', chunk)
+        .any(|i| chunk[i] == b'"' || chunk.get(i + 1) != Some(&b'\n'));
     let mut lines = 0u32;
     let mut first_long_line = None;
     let mut line_start = 0;
