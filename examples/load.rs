@@ -386,6 +386,16 @@ async fn main() {
         .build()
         .expect("client");
     // Uploads get their own client, without the readers' short timeout.
+    // The uploads run on threads of their own at lower priority, so pushing 3.5 GB out
+    // cannot delay the readers inside this process and be mistaken for server latency (in
+    // real life they are other machines).
+    let upload_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("uploads")
+        .on_thread_start(tailboard::worker::priority::lower_current_thread)
+        .enable_all()
+        .build()
+        .expect("upload runtime");
     let upload_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
@@ -422,7 +432,7 @@ async fn main() {
         .zip(files)
         .enumerate()
         .map(|(k, (token, file))| {
-            tokio::spawn(upload(
+            upload_runtime.spawn(upload(
                 upload_client.clone(),
                 base_url.clone(),
                 args.phase.clone(),
@@ -476,6 +486,7 @@ async fn main() {
         samples.extend(r.await.expect("reader task"));
     }
     let wall = t0.elapsed();
+    upload_runtime.shutdown_background();
     let cpu_used = args
         .server_pid
         .and_then(cpu_secs)

@@ -4,10 +4,12 @@
 # loopback with a fresh data folder; prints a summary ready to paste into BENCHMARKS.md.
 # Bounded: the load generator (examples/load.rs) stops after --time-cap seconds or
 # --max-requests requests; the server and the temp folder are removed at the end, whatever
-# happens. Needs ~4 GB free in TMPDIR (the server stores every upload) and ~4 GB of RAM for
-# the generator, which holds the 50 files in memory.
+# happens. Needs ~4 GB free in TMPDIR (the server stores every upload; TMPDIR=/dev/shm keeps
+# it in memory when the disk is short) and ~4 GB of RAM for the generator, which holds the 50
+# files in memory.
 # Usage: scripts/load.sh [load generator options, e.g. --readers 200 --think-ms 100]
-# Environment: TEAMS (50), PORT (18282), BOOTSTRAP (1000), TMPDIR.
+# Environment: TEAMS (50), PORT (18282), BOOTSTRAP (1000), TMPDIR, SERVER_LOG (a file that
+# receives the server's log at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEAMS=${TEAMS:-50}
@@ -19,12 +21,21 @@ cargo build --release --quiet --bin tailboard --example load
 BIN=$PWD/target/release/tailboard
 LOAD=$PWD/target/release/examples/load
 
+need_mb=$((TEAMS * 75 + 300))
+free_mb=$(df -Pm "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $4}')
+if [ "$free_mb" -lt "$need_mb" ]; then
+    echo "only $free_mb MB free in ${TMPDIR:-/tmp}, $need_mb MB needed; set TMPDIR elsewhere" >&2
+    exit 1
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tailboard-load.XXXXXX")
 SERVER=
 cleanup() {
     if [ -n "$SERVER" ]; then
         kill "$SERVER" 2>/dev/null || true
         wait "$SERVER" 2>/dev/null || true
+    fi
+    if [ -n "${SERVER_LOG:-}" ] && [ -f "$WORK/serve.err" ]; then
+        cp "$WORK/serve.err" "$SERVER_LOG"
     fi
     rm -rf "$WORK"
 }
@@ -71,7 +82,8 @@ done >"$WORK/tokens.txt"
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
     "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(date -u '+%Y-%m-%d %H:%M UTC');" \
-    "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    "load average before: $(cut -d' ' -f1-3 /proc/loadavg); data folder on" \
+    "$(df -P "$WORK" | awk 'NR == 2 {print $1}')"
 status=0
 "$LOAD" --base "$BASE" --phase task1-dev --tokens "$WORK/tokens.txt" \
     --submission "$WORK/t1/submission.csv" --server-pid "$SERVER" --bootstrap "$BOOTSTRAP" "$@" || status=$?

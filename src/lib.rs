@@ -65,7 +65,7 @@
 //! - **Under load** (see BENCHMARKS.md "Server under load", `scripts/load.sh`): built
 //!   leaderboards are reused until SQLite's `data_version` says anything was committed
 //!   (by this process or an admin command); validation, scoring and the bootstrap run on
-//!   threads at nice +10 and the upload's SHA-256 off the HTTP threads, so readers keep
+//!   threads at nice 19 and the upload's SHA-256 off the HTTP threads, so readers keep
 //!   their cores while 50 uploads are processed.
 //! - **Organizer uploads** are baselines of the team "Organizers (baselines)": shown, never
 //!   ranked, outside the quotas.

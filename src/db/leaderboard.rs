@@ -10,6 +10,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -208,28 +209,56 @@ struct CachedBoard {
 /// request. The version is read before the board is built, so a commit that lands while it
 /// is built makes the next request build it again rather than serve it as current.
 pub struct BoardCache {
-    watcher: tokio::sync::Mutex<SqliteConnection>,
+    watcher: tokio::sync::Mutex<Watcher>,
+    /// Checks of `data_version` started so far (see [`BoardCache::data_version`]).
+    checks_started: AtomicU64,
     /// One rebuild at a time: a burst of readers after a commit waits for one build instead
     /// of running the same query side by side.
     building: tokio::sync::Mutex<()>,
     boards: Mutex<HashMap<(String, i64, LeaderboardRule), Arc<CachedBoard>>>,
 }
 
+/// The watching connection and the last version it read.
+struct Watcher {
+    conn: SqliteConnection,
+    /// Number of the check that read `version` (0: none yet).
+    check: u64,
+    version: i64,
+}
+
 impl BoardCache {
     /// A cache watching the database through `watcher` (use [`super::single_connection`]).
     pub fn new(watcher: SqliteConnection) -> BoardCache {
         BoardCache {
-            watcher: tokio::sync::Mutex::new(watcher),
+            watcher: tokio::sync::Mutex::new(Watcher {
+                conn: watcher,
+                check: 0,
+                version: 0,
+            }),
+            checks_started: AtomicU64::new(0),
             building: tokio::sync::Mutex::new(()),
             boards: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The database's `data_version` as of a moment after this call began. Requests that
+    /// arrive together share one check: a caller takes the result of any check that
+    /// started after it arrived, and runs one itself only when there is none. (One query
+    /// per request, in a queue behind one connection, made 200 readers wait up to 0.4 s on
+    /// two busy cores.)
     async fn data_version(&self) -> DbResult<i64> {
-        let mut conn = self.watcher.lock().await;
-        sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(&mut *conn)
-            .await
+        let arrived = self.checks_started.load(AtomicOrdering::SeqCst);
+        let mut watcher = self.watcher.lock().await;
+        if watcher.check > arrived {
+            return Ok(watcher.version);
+        }
+        let check = self.checks_started.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+        let version = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut watcher.conn)
+            .await?;
+        watcher.check = check;
+        watcher.version = version;
+        Ok(version)
     }
 
     fn fresh(

@@ -289,12 +289,13 @@ pub async fn receive(
                 .and_then(|cd| cd.get_filename())
                 .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
                 .unwrap_or_else(|| "upload".into());
-            // Hashing and writing ~70 MB is CPU work: it runs on a blocking thread fed through
-            // a short channel, so the HTTP threads keep answering other requests (with 50
-            // uploads at once, hashing on them delayed leaderboard reads by up to seconds).
+            // Hashing and writing ~70 MB is CPU work: it runs on a thread of its own at lower
+            // priority (worker::priority), fed through a short channel, so the HTTP threads
+            // keep answering other requests. With 50 uploads at once, hashing on the HTTP
+            // threads, or on 50 threads of normal priority, stalled every reader for seconds.
             let file = std::fs::File::create(&temp).map_err(ApiError::Storage)?;
             let (tx, rx) = tokio::sync::mpsc::channel(16);
-            let writer = tokio::task::spawn_blocking(move || write_hashed(file, rx));
+            let writer = crate::worker::priority::spawn(move || write_hashed(file, rx));
             let streamed = async {
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(fail)?;
@@ -306,6 +307,11 @@ pub async fn receive(
                         // The writer stopped on a disk error; its result says which.
                         break;
                     }
+                    // A client on a fast link keeps the socket full, and actix would go on
+                    // reading it in one poll for as long as bytes are there: 50 such
+                    // uploads held both HTTP threads for seconds and every other request
+                    // on them waited. Yielding after each chunk lets them take turns.
+                    tokio::task::yield_now().await;
                 }
                 Ok(())
             }

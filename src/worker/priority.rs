@@ -1,12 +1,15 @@
 //! CPU-heavy work (upload validation, scoring, bootstrap) runs on threads of lower
 //! scheduling priority. On a small machine (2 cores) 50 uploads validated and scored at
 //! once would otherwise take the cores from the web server's threads, and every leaderboard
-//! reader would wait: at nice +10 a thread weighs about a tenth of a normal one, so the
-//! kernel hands the cores to the HTTP threads as soon as they have a request and gives the
-//! scoring everything left over. Scoring is no slower on an idle machine.
+//! reader would wait. At nice 19 a thread weighs 1/68 of a normal one, so even 50 of them
+//! (one per upload being hashed) leave the HTTP threads most of the cores, and scoring gets
+//! everything left over. (At +10, a tenth, the 50 hashing threads together still took more
+//! CPU than the two HTTP threads, and readers waited up to a second during a burst.)
+//! Scoring is no slower on an idle machine.
 
-/// How much lower than the process the background threads run (nice units).
-pub const NICE_INCREMENT: i32 = 10;
+/// How much lower than the process the background threads run (nice units; the result is
+/// capped at 19, the lowest priority).
+pub const NICE_INCREMENT: i32 = 19;
 
 /// Why background work gave no result.
 #[derive(Debug, thiserror::Error)]
@@ -48,13 +51,24 @@ pub fn lower_rayon_pool() {
 pub async fn run<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BackgroundError> {
+    spawn(work).await
+}
+
+/// Starts `work` on a new lower-priority thread at once; the returned future gives its
+/// result.
+pub fn spawn<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, BackgroundError>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
+    let started = std::thread::Builder::new()
         .name("tailboard-cpu".into())
         .spawn(move || {
             lower_current_thread();
             let _ = tx.send(work());
-        })?;
-    // A panic drops the sender without sending.
-    rx.await.map_err(|_| BackgroundError::Panicked)
+        });
+    async move {
+        started?;
+        // A panic drops the sender without sending.
+        rx.await.map_err(|_| BackgroundError::Panicked)
+    }
 }
