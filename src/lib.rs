@@ -122,6 +122,8 @@ pub struct AppState {
     pub job_timeout: Duration,
     /// Failed web sign-ins per client, for the login rate limit.
     pub login_limiter: routes::security::LoginLimiter,
+    /// Registrations per client address.
+    pub registration_limiter: routes::security::RegistrationLimiter,
     /// How long a client may take to send a request.
     pub timeouts: Timeouts,
 }
@@ -171,6 +173,8 @@ pub struct Settings {
     pub job_timeout: Duration,
     /// Client timeouts (request head, upload body).
     pub timeouts: Timeouts,
+    /// Registrations allowed per client address per hour (web form and API together).
+    pub registrations_per_hour: usize,
 }
 
 impl Settings {
@@ -188,9 +192,13 @@ impl Settings {
             secure_cookies: false,
             job_timeout: Duration::from_secs(30 * 60),
             timeouts: Timeouts::default(),
+            registrations_per_hour: DEFAULT_REGISTRATIONS_PER_HOUR,
         }
     }
 }
+
+/// Registrations per client address and hour unless configured.
+pub const DEFAULT_REGISTRATIONS_PER_HOUR: usize = 20;
 
 /// One worker per core.
 pub fn default_workers() -> usize {
@@ -245,6 +253,9 @@ impl Application {
             secure_cookies: settings.secure_cookies,
             job_timeout: settings.job_timeout,
             login_limiter: Default::default(),
+            registration_limiter: routes::security::RegistrationLimiter::new(
+                settings.registrations_per_hour,
+            ),
             timeouts: settings.timeouts,
         });
         let listener = TcpListener::bind(&settings.bind)?;

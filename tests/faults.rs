@@ -111,7 +111,14 @@ async fn a_disk_that_cannot_take_the_upload_gives_a_clean_507_and_records_nothin
 
 #[tokio::test]
 async fn many_writers_and_a_writer_holding_the_database_lock_are_waited_for_never_a_500() {
-    let app = Arc::new(spawn_app_with(CONFIG, 2).await);
+    // 30 registrations from one address: above the default hourly limit.
+    let app = Arc::new(
+        spawn_app_changed(|s| {
+            s.workers = 2;
+            s.registrations_per_hour = 100;
+        })
+        .await,
+    );
     let (data, task) = task3_data(150, 61);
     app.load_reference("pub", &data.reference_csv).await;
     // Teams that upload (5 a day each) and teams waiting for approval.

@@ -676,3 +676,57 @@ async fn repeated_failed_logins_are_rate_limited() {
     assert!(other.page("/team").await.contains("Team Other"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn registrations_per_address_are_limited_on_the_form_and_the_api_together() {
+    let app = spawn_app_changed(|s| s.registrations_per_hour = 4).await;
+    let browser = Browser::new(&app);
+    // Two by the form, one by the API, one refused for its name (it still counts).
+    assert_eq!(
+        browser
+            .register("Form One", "formone", "long enough password")
+            .await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        browser
+            .register("Form Two", "formtwo", "long enough password")
+            .await,
+        StatusCode::CREATED
+    );
+    let api = |n: &str| {
+        serde_json::json!({"team": n, "login": n.replace(' ', "").to_lowercase(),
+        "password": "long enough password"})
+    };
+    assert_eq!(
+        app.post_json("/api/v1/register", &api("Api One"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.post_json("/api/v1/register", &api("Form One"))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+    // The fifth attempt from this address, by either path, is 429 and stores nothing.
+    let r = app.post_json("/api/v1/register", &api("Api Two")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "too many registrations from your address; try again in 60 min"
+    );
+    assert_eq!(
+        browser
+            .register("Form Three", "formthree", "long enough password")
+            .await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let teams: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(teams, 3, "Form One, Form Two, Api One");
+}

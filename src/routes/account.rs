@@ -217,22 +217,31 @@ async fn register_submit(
     let form = form.map(|f| f.into_inner());
     PageCtx::check_csrf(&req, &state, form.as_ref().map(|f| f.csrf.as_str())).await?;
     let form = form.expect("a form with a valid token");
+    let allowed = state.registration_limiter.attempt(client_ip(&req));
     let outcome = match (
+        allowed,
         TeamName::parse(&form.team),
         Login::parse(&form.login),
         Password::parse(&form.password),
     ) {
-        (Ok(team), Ok(login), Ok(password)) => {
+        (Err(wait), ..) => Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            super::security::registration_wait_message(wait),
+        )),
+        (Ok(()), Ok(team), Ok(login), Ok(password)) => {
             db::people::register_team(&state.pool, &team, &login, &password)
                 .await?
                 .map(|_| ())
+                .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.0))
         }
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+        (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+            Err((StatusCode::UNPROCESSABLE_ENTITY, e.0))
+        }
     };
     let ctx = PageCtx::load(&req, &state, viewer).await?;
     let (status, error) = match outcome {
         Ok(()) => (StatusCode::CREATED, None),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Some(e.0)),
+        Err((status, message)) => (status, Some(message)),
     };
     let page = RegisterPage {
         ctx,

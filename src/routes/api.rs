@@ -2,7 +2,7 @@
 //! endpoints the web pages also offer (registration, tokens, approval, reveal, reference
 //! upload). Every read goes through a `db` function that applies visibility for the viewer.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::upload::{self, Uploader};
@@ -339,9 +339,14 @@ struct Registration {
 /// `POST /api/v1/register` `{"team","login","password"}`: a new team waiting for approval.
 #[post("/register")]
 async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .registration_limiter
+        .attempt(super::security::client_ip(&req))
+        .map_err(|wait| ApiError::TooMany(super::security::registration_wait_message(wait)))?;
     let bad = |e: crate::domain::NameError| ApiError::BadRequest(e.0);
     let team = TeamName::parse(&body.team).map_err(bad)?;
     let login = Login::parse(&body.login).map_err(bad)?;

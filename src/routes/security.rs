@@ -18,6 +18,10 @@
 //!   the TCP peer: behind a reverse proxy every client shares the proxy's address, so the
 //!   per-address cap then acts for the whole site (forwarded headers can be forged, so they
 //!   are not trusted).
+//! - **Registration rate limit**: [`RegistrationLimiter`] allows a number of registrations
+//!   per client address in a sliding hour (`Settings::registrations_per_hour`, 20 by
+//!   default), counting every attempt: each one costs an argon2 hash and may leave a team for
+//!   the organizers to review. Over the limit the form and `POST /api/v1/register` answer 429.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -163,6 +167,55 @@ pub const FAILURES_PER_LOGIN: usize = 5;
 pub const FAILURES_PER_ADDRESS: usize = 30;
 /// The sliding window of the login rate limit.
 pub const WINDOW: Duration = Duration::from_secs(60);
+
+/// The sliding window of the registration rate limit.
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Counts registration attempts per client address in memory.
+#[derive(Debug)]
+pub struct RegistrationLimiter {
+    limit: usize,
+    attempts: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+impl RegistrationLimiter {
+    /// At most `limit` attempts per address in [`REGISTRATION_WINDOW`].
+    pub fn new(limit: usize) -> RegistrationLimiter {
+        RegistrationLimiter {
+            limit,
+            attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an attempt from `ip`, or returns how long it must wait when over the limit
+    /// (a refused attempt is not counted).
+    pub fn attempt(&self, ip: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.attempts.lock().expect("not poisoned");
+        if map.len() > 100_000 {
+            map.retain(|_, list| {
+                list.last()
+                    .is_some_and(|t| now.duration_since(*t) < REGISTRATION_WINDOW)
+            });
+        }
+        let list = map.entry(ip).or_default();
+        list.retain(|t| now.duration_since(*t) < REGISTRATION_WINDOW);
+        if list.len() >= self.limit {
+            let oldest = list[list.len() - self.limit];
+            return Err(REGISTRATION_WINDOW - now.duration_since(oldest));
+        }
+        list.push(now);
+        Ok(())
+    }
+}
+
+/// The one-line answer to a registration over the limit.
+pub fn registration_wait_message(wait: Duration) -> String {
+    format!(
+        "too many registrations from your address; try again in {} min",
+        wait.as_secs() / 60 + 1
+    )
+}
 
 /// What a rate-limited password check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,6 +83,7 @@ pub fn settings(dir: &Path, config: &str, workers: usize) -> Settings {
         secure_cookies: false,
         job_timeout: std::time::Duration::from_secs(300),
         timeouts: tailboard::Timeouts::default(),
+        registrations_per_hour: tailboard::DEFAULT_REGISTRATIONS_PER_HOUR,
     }
 }
 
