@@ -8,15 +8,17 @@ use crate::config::CompetitionConfig;
 use crate::{admin, db, Application, Settings};
 
 /// `tailboard serve [--data DIR] [--bind ADDR] [--config FILE] [--secure-cookies]
-/// [--workers N]`. Without `--config` the built-in CXR-LT 2024 competition is served with
-/// synthetic demo labels; `--secure-cookies` marks every cookie `Secure` (behind a TLS
-/// proxy); `--workers` sets how many jobs are scored at once (default one per core).
+/// [--workers N] [--registrations-per-hour N]`. Without `--config` the built-in CXR-LT 2024
+/// competition is served with synthetic demo labels; `--secure-cookies` marks every cookie
+/// `Secure` (behind a TLS proxy); `--workers` sets how many jobs are scored at once (default
+/// one per core); `--registrations-per-hour` the registrations allowed per client address.
 pub fn serve(
     data: PathBuf,
     bind: String,
     config: Option<PathBuf>,
     secure_cookies: bool,
     workers: Option<usize>,
+    registrations_per_hour: Option<usize>,
 ) -> ExitCode {
     init_tracing();
     let mut settings = Settings::embedded_default();
@@ -25,6 +27,9 @@ pub fn serve(
     settings.secure_cookies = secure_cookies;
     if let Some(n) = workers {
         settings.workers = n;
+    }
+    if let Some(n) = registrations_per_hour {
+        settings.registrations_per_hour = n;
     }
     if let Some(path) = config {
         match CompetitionConfig::load(&path) {

@@ -44,6 +44,11 @@ enum Command {
         /// Scoring workers (jobs scored at once); one per core when absent.
         #[arg(long)]
         workers: Option<usize>,
+        /// Registrations allowed per client address and hour (20 when absent). Behind a
+        /// reverse proxy every client shares the proxy's address: raise it for the
+        /// registration rush.
+        #[arg(long)]
+        registrations_per_hour: Option<usize>,
     },
     /// Administer a data folder (works while the server runs).
     #[command(subcommand)]
@@ -156,7 +161,17 @@ fn main() -> ExitCode {
             config,
             secure_cookies,
             workers,
-        } => return tailboard::cli::serve(data, bind, config, secure_cookies, workers),
+            registrations_per_hour,
+        } => {
+            return tailboard::cli::serve(
+                data,
+                bind,
+                config,
+                secure_cookies,
+                workers,
+                registrations_per_hour,
+            )
+        }
         Command::Admin(admin) => return run_admin(admin),
         Command::Score {
             input,
