@@ -380,8 +380,12 @@ async fn main() {
         args.think_ms
     );
 
+    // Idle connections are dropped before the server's 5 s keep-alive closes them, as a
+    // browser does; otherwise a request may go out on a connection the server is closing
+    // at that instant and fail as a transport error that no server change could avoid.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
+        .pool_idle_timeout(Duration::from_secs(4))
         .pool_max_idle_per_host(args.readers + teams)
         .build()
         .expect("client");
@@ -398,6 +402,7 @@ async fn main() {
         .expect("upload runtime");
     let upload_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
+        .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .expect("client");
 

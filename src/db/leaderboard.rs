@@ -216,6 +216,9 @@ pub struct BoardCache {
     /// of running the same query side by side.
     building: tokio::sync::Mutex<()>,
     boards: Mutex<HashMap<(String, i64, LeaderboardRule), Arc<CachedBoard>>>,
+    /// Phases as stored, by id, with the `data_version` read before each was loaded
+    /// (only existing ones: unknown ids sent by anyone must not grow the map).
+    phases: Mutex<HashMap<String, (i64, Phase)>>,
 }
 
 /// The watching connection and the last version it read.
@@ -238,7 +241,28 @@ impl BoardCache {
             checks_started: AtomicU64::new(0),
             building: tokio::sync::Mutex::new(()),
             boards: Mutex::new(HashMap::new()),
+            phases: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The phase `id` as stored, reused like the boards until anything is committed (every
+    /// request needs its phase; reading it from SQLite each time waited on the busy
+    /// connections during a burst of uploads).
+    pub async fn phase(&self, pool: &SqlitePool, id: &PhaseId) -> DbResult<Option<Phase>> {
+        let data_version = self.data_version().await?;
+        if let Some((v, phase)) = self.phases.lock().expect("not poisoned").get(id.as_str()) {
+            if *v == data_version {
+                return Ok(Some(phase.clone()));
+            }
+        }
+        let phase = super::phases::get(pool, id).await?;
+        if let Some(phase) = &phase {
+            self.phases
+                .lock()
+                .expect("not poisoned")
+                .insert(id.to_string(), (data_version, phase.clone()));
+        }
+        Ok(phase)
     }
 
     /// The database's `data_version` as of a moment after this call began. Requests that

@@ -48,7 +48,11 @@ async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, ApiError> {
         ))
     };
     let id = PhaseId::parse(raw).ok_or_else(missing)?;
-    db::phases::get(&state.pool, &id).await?.ok_or_else(missing)
+    state
+        .boards
+        .phase(&state.pool, &id)
+        .await?
+        .ok_or_else(missing)
 }
 
 fn require_organizer(viewer: &Viewer) -> Result<(), ApiError> {

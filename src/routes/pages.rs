@@ -302,7 +302,11 @@ impl PhaseLine {
 pub async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, PageError> {
     let missing = || PageError::NotFound("no such phase".into());
     let id = PhaseId::parse(raw).ok_or_else(missing)?;
-    db::phases::get(&state.pool, &id).await?.ok_or_else(missing)
+    state
+        .boards
+        .phase(&state.pool, &id)
+        .await?
+        .ok_or_else(missing)
 }
 
 struct TaskBlock {
