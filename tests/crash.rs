@@ -198,7 +198,10 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     let organizer = admin(&["create-organizer", "chief"], &dir);
     let labels_arg = labels.display().to_string();
     admin(&["load-reference", "--phase", "t1", &labels_arg], &dir);
-    let client = Client::new();
+    // A fresh connection per request: the debug server, starved by scoring Task-1 files on
+    // two busy cores, may close a kept-alive connection just as the next poll goes out (a
+    // reset that says nothing about crash safety).
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
 
     // Every upload answered 202 goes on the list of promises.
     let mut uploads = Vec::new();
