@@ -734,10 +734,12 @@ async fn an_oversized_upload_is_refused_while_streaming_with_flat_memory() {
         "chunked",
     )
     .await;
-    // The server stopped reading near the limit: what the client got rid of is the limit
-    // plus the socket buffers of both ends, far from the 1 GiB it had to send.
+    // The server answered long before the client had sent the 1 GiB: what the client got
+    // rid of is the limit, the socket buffers of both ends and what the connection's short
+    // closing grace period drains (about 34 MB on a quiet machine; up to ~150 MB was seen on
+    // two busy cores, where the answer takes longer to reach the client).
     assert!(sent > LIMIT, "only {sent} bytes were sent");
-    assert!(sent < LIMIT + (64 << 20), "{sent} bytes were read");
+    assert!(sent < TOTAL / 4, "{sent} bytes were read");
     // Nothing held the upload in memory: the process (server and client together) grew by
     // less than the bytes the server read and wrote to its temp file.
     if reset {
