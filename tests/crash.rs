@@ -5,6 +5,9 @@
 //! only queued jobs), one worker (so the others surely wait behind the one it scores) killed
 //! mid-job with the half upload open, and the restart that must finish everything.
 
+mod common;
+
+use common::files_below;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -149,20 +152,6 @@ async fn status_of(client: &Client, server: &Server, organizer: &str, id: &str) 
         .json()
         .await
         .unwrap()
-}
-
-/// Files below `dir` (recursively).
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_below(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]

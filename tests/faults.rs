@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,20 +17,6 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .fetch_one(&app.state.pool)
         .await
         .unwrap()
-}
-
-/// Entries of a folder (recursively), so leftovers anywhere below it are seen.
-fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_below(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Uploads once with the disk broken and checks the answer: 507, one line of JSON, nothing

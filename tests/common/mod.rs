@@ -350,6 +350,20 @@ pub fn stored_files(app: &TestApp) -> usize {
     n
 }
 
+/// Files anywhere below `dir` (recursively), so leftovers in subfolders are seen too.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Files left in the data folder's temp directory.
 pub fn temp_files(app: &TestApp) -> usize {
     std::fs::read_dir(app.dir.join("tmp")).unwrap().count()
