@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::files_below;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use common::{files_below, ServeProcess};
+
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
@@ -39,64 +39,18 @@ bootstrap = 5
 const ROWS: usize = 78_946;
 const UPLOADS: usize = 3;
 
-/// A `tailboard serve` process, killed when dropped so a failing test leaves none behind.
-struct Server {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts the binary on a free port with `workers` scoring workers.
-    fn start(dir: &Path, config: &Path, log_path: &Path, workers: &str) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path)
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
-            .args(["serve", "--data"])
-            .arg(dir)
-            .args(["--bind", "127.0.0.1:0", "--workers", workers, "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        // Keep reading: a closed pipe would make the server's next line of output fail.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let address = first
-            .trim()
-            .strip_prefix("Tailboard is serving ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        Server {
-            child,
-            address,
-            log: log_path.to_path_buf(),
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs, like a power cut of the process.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("server log:\n{log}");
-        }
-    }
+/// Starts the binary on `dir` on a free port with `workers` scoring workers.
+fn start_server(dir: &Path, config: &Path, log: &Path, workers: &str) -> ServeProcess {
+    let args = [
+        "--data".as_ref(),
+        dir.as_os_str(),
+        "--workers".as_ref(),
+        workers.as_ref(),
+    ];
+    ServeProcess::start(
+        &[&args[..], &["--config".as_ref(), config.as_os_str()]].concat(),
+        Some(log),
+    )
 }
 
 /// Runs `tailboard admin ...` and returns its one line of output.
@@ -142,7 +96,7 @@ async fn upload(client: &Client, address: &str, token: &str, bytes: Vec<u8>) -> 
     body["id"].as_str().unwrap().to_string()
 }
 
-async fn status_of(client: &Client, server: &Server, organizer: &str, id: &str) -> Value {
+async fn status_of(client: &Client, server: &ServeProcess, organizer: &str, id: &str) -> Value {
     client
         .get(format!("{}/api/v1/submissions/{id}", server.address))
         .bearer_auth(organizer)
@@ -183,7 +137,7 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     let (half, files) = files.split_last().unwrap();
 
     // First life, without workers: the uploads are accepted and wait in the queue.
-    let server = Server::start(&dir, &config, &log, "0");
+    let server = start_server(&dir, &config, &log, "0");
     let organizer = admin(&["create-organizer", "chief"], &dir);
     let labels_arg = labels.display().to_string();
     admin(&["load-reference", "--phase", "t1", &labels_arg], &dir);
@@ -209,7 +163,7 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     server.kill();
 
     // Second life, one worker: it takes the oldest job, the others wait behind it.
-    let server = Server::start(&dir, &config, &log, "1");
+    let server = start_server(&dir, &config, &log, "1");
 
     // The half upload: the whole request head with the full Content-Length, then the form
     // and half of the file, then nothing (the connection stays open until the crash).
@@ -268,7 +222,7 @@ async fn sigkill_with_queued_running_and_half_uploaded_submissions_loses_nothing
     );
 
     // Third life on the same folder.
-    let server = Server::start(&dir, &config, &log, "1");
+    let server = start_server(&dir, &config, &log, "1");
     assert!(
         files_below(&temp_dir).is_empty(),
         "leftovers of interrupted uploads are cleared at start"

@@ -10,9 +10,6 @@ mod browser;
 mod common;
 mod surface;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use browser::*;
 use common::*;
 use reqwest::multipart::{Form, Part};
@@ -402,46 +399,22 @@ async fn the_serve_command_turns_secure_cookies_on() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("competition.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    /// Stops the server even when an assertion fails first.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--secure-cookies",
-            "--data",
-        ])
-        .arg(tmp.path().join("data"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    // The reader lives until the end: closing the pipe early would make the server's
-    // next line fail to print.
-    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let address = first
-        .trim()
-        .strip_prefix("Tailboard is serving ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let data = tmp.path().join("data");
+    let server = ServeProcess::start(
+        &[
+            "--secure-cookies".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ],
+        None,
+    );
+    let address = server.address.clone();
     let r = reqwest::get(format!("{address}/login")).await.unwrap();
     let status = r.status();
     let headers = r.headers().clone();
     drop(server);
-    drop(stdout);
     assert_eq!(status, StatusCode::OK);
     check_headers("GET /login from `serve --secure-cookies`", &headers, true);
     assert!(headers.get("strict-transport-security").is_some());

@@ -437,3 +437,71 @@ labels = ["Finding"]
 
 /// Labels of three images for [`ONE_FINDING_TASK`]: one positive, two negatives.
 pub const ONE_FINDING_LABELS: &str = "dicom_id,Finding\nimg-1,1\nimg-2,0\nimg-3,0\n";
+
+/// A `tailboard serve` process of the built binary on a free loopback port, killed when
+/// dropped so a failing test leaves none behind.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    log: Option<PathBuf>,
+}
+
+impl ServeProcess {
+    /// Runs `tailboard serve --bind 127.0.0.1:0 ARGS` and waits for the line with its
+    /// address; stderr is appended to `log` (printed if the test panics) or dropped.
+    pub fn start(args: &[&std::ffi::OsStr], log: Option<&Path>) -> ServeProcess {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tailboard"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        // Keep reading: a closed pipe would make the server's next line of output fail.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let address = first
+            .trim()
+            .strip_prefix("Tailboard is serving ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        ServeProcess {
+            child,
+            address,
+            log: log.map(Path::to_path_buf),
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs, like a power cut of the process.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let (true, Some(path)) = (std::thread::panicking(), &self.log) {
+            let log = std::fs::read_to_string(path).unwrap_or_default();
+            eprintln!("server log:\n{log}");
+        }
+    }
+}
