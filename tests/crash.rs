@@ -46,11 +46,10 @@ fn start_server(dir: &Path, config: &Path, log: &Path, workers: &str) -> ServePr
         dir.as_os_str(),
         "--workers".as_ref(),
         workers.as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
     ];
-    ServeProcess::start(
-        &[&args[..], &["--config".as_ref(), config.as_os_str()]].concat(),
-        Some(log),
-    )
+    ServeProcess::start(&args, Some(log))
 }
 
 /// Runs `tailboard admin ...` and returns its one line of output.
