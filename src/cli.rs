@@ -7,31 +7,46 @@ use std::process::ExitCode;
 use crate::config::CompetitionConfig;
 use crate::{admin, db, Application, Settings};
 
-/// `tailboard serve [--data DIR] [--bind ADDR] [--config FILE] [--secure-cookies]
-/// [--workers N] [--registrations-per-hour N]`. Without `--config` the built-in CXR-LT 2024
-/// competition is served with synthetic demo labels; `--secure-cookies` marks every cookie
-/// `Secure` (behind a TLS proxy); `--workers` sets how many jobs are scored at once (default
-/// one per core); `--registrations-per-hour` the registrations allowed per client address.
-pub fn serve(
-    data: PathBuf,
-    bind: String,
-    config: Option<PathBuf>,
-    secure_cookies: bool,
-    workers: Option<usize>,
-    registrations_per_hour: Option<usize>,
-) -> ExitCode {
+/// The options of `tailboard serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeOptions {
+    /// Data folder (SQLite database and stored files).
+    #[arg(long, default_value = "tailboard-data")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Competition definition (TOML); the built-in CXR-LT 2024 competition when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Mark every cookie `Secure` (browsers then send them over HTTPS only). Use it
+    /// when a TLS proxy serves the site; without it cookies are still `Secure` on
+    /// requests the proxy marks `X-Forwarded-Proto: https`.
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Scoring workers (jobs scored at once); one per core when absent.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Registrations allowed per client address and hour (20 when absent). Behind a
+    /// reverse proxy every client shares the proxy's address: raise it for the
+    /// registration rush.
+    #[arg(long)]
+    pub registrations_per_hour: Option<usize>,
+}
+
+/// `tailboard serve`: without `--config` the built-in CXR-LT 2024 competition is served with
+/// synthetic demo labels.
+pub fn serve(options: ServeOptions) -> ExitCode {
     init_tracing();
     let mut settings = Settings::embedded_default();
-    settings.data_dir = data;
-    settings.bind = bind;
-    settings.secure_cookies = secure_cookies;
-    if let Some(n) = workers {
-        settings.workers = n;
-    }
-    if let Some(n) = registrations_per_hour {
-        settings.registrations_per_hour = n;
-    }
-    if let Some(path) = config {
+    settings.data_dir = options.data;
+    settings.bind = options.bind;
+    settings.secure_cookies = options.secure_cookies;
+    settings.workers = options.workers.unwrap_or(settings.workers);
+    settings.registrations_per_hour = options
+        .registrations_per_hour
+        .unwrap_or(settings.registrations_per_hour);
+    if let Some(path) = options.config {
         match CompetitionConfig::load(&path) {
             Ok(c) => settings.config = c,
             Err(e) => return fail(&format!("{}: {e}", path.display())),

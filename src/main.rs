@@ -26,30 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the leaderboard web server (the CXR-LT 2024 demo when no config is given).
-    Serve {
-        /// Data folder (SQLite database and stored files).
-        #[arg(long, default_value = "tailboard-data")]
-        data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Competition definition (TOML); the built-in CXR-LT 2024 competition when absent.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Mark every cookie `Secure` (browsers then send them over HTTPS only). Use it
-        /// when a TLS proxy serves the site; without it cookies are still `Secure` on
-        /// requests the proxy marks `X-Forwarded-Proto: https`.
-        #[arg(long)]
-        secure_cookies: bool,
-        /// Scoring workers (jobs scored at once); one per core when absent.
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Registrations allowed per client address and hour (20 when absent). Behind a
-        /// reverse proxy every client shares the proxy's address: raise it for the
-        /// registration rush.
-        #[arg(long)]
-        registrations_per_hour: Option<usize>,
-    },
+    Serve(tailboard::cli::ServeOptions),
     /// Administer a data folder (works while the server runs).
     #[command(subcommand)]
     Admin(Admin),
@@ -155,23 +132,7 @@ fn run_admin(admin: Admin) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            data,
-            bind,
-            config,
-            secure_cookies,
-            workers,
-            registrations_per_hour,
-        } => {
-            return tailboard::cli::serve(
-                data,
-                bind,
-                config,
-                secure_cookies,
-                workers,
-                registrations_per_hour,
-            )
-        }
+        Command::Serve(options) => return tailboard::cli::serve(options),
         Command::Admin(admin) => return run_admin(admin),
         Command::Score {
             input,
