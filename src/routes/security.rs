@@ -171,11 +171,62 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// The sliding window of the registration rate limit.
 pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Counts registration attempts per client address in memory.
+/// Events per key in a sliding window, in memory (a restart forgets them, which only helps
+/// real users). Shared by the login and registration limits.
+#[derive(Debug)]
+struct SlidingCounts<K> {
+    window: Duration,
+    events: Mutex<HashMap<K, Vec<Instant>>>,
+}
+
+impl<K: std::hash::Hash + Eq> SlidingCounts<K> {
+    fn new(window: Duration) -> Self {
+        SlidingCounts {
+            window,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long until `key` has fewer than `limit` events in the window, if it has not now.
+    fn wait(&self, key: &K, limit: usize) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self.events.lock().expect("not poisoned");
+        let list = map.get_mut(key)?;
+        list.retain(|t| now.duration_since(*t) < self.window);
+        (list.len() >= limit).then(|| self.window - now.duration_since(list[list.len() - limit]))
+    }
+
+    /// Records an event of `key`, unless `limit` is given and already reached (then the wait,
+    /// and nothing is recorded). One lock for both, so parallel requests cannot pass together.
+    fn record(&self, key: K, limit: Option<usize>) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.events.lock().expect("not poisoned");
+        // Bound memory under a flood of distinct keys: forget windows that have passed.
+        if map.len() > 100_000 {
+            map.retain(|_, list| {
+                list.last()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
+        }
+        let list = map.entry(key).or_default();
+        list.retain(|t| now.duration_since(*t) < self.window);
+        if let Some(limit) = limit.filter(|&l| list.len() >= l) {
+            return Err(self.window - now.duration_since(list[list.len() - limit]));
+        }
+        list.push(now);
+        Ok(())
+    }
+
+    fn forget(&self, key: &K) {
+        self.events.lock().expect("not poisoned").remove(key);
+    }
+}
+
+/// Counts registration attempts per client address.
 #[derive(Debug)]
 pub struct RegistrationLimiter {
     limit: usize,
-    attempts: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    attempts: SlidingCounts<IpAddr>,
 }
 
 impl RegistrationLimiter {
@@ -183,29 +234,14 @@ impl RegistrationLimiter {
     pub fn new(limit: usize) -> RegistrationLimiter {
         RegistrationLimiter {
             limit,
-            attempts: Mutex::new(HashMap::new()),
+            attempts: SlidingCounts::new(REGISTRATION_WINDOW),
         }
     }
 
     /// Counts an attempt from `ip`, or returns how long it must wait when over the limit
     /// (a refused attempt is not counted).
     pub fn attempt(&self, ip: IpAddr) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut map = self.attempts.lock().expect("not poisoned");
-        if map.len() > 100_000 {
-            map.retain(|_, list| {
-                list.last()
-                    .is_some_and(|t| now.duration_since(*t) < REGISTRATION_WINDOW)
-            });
-        }
-        let list = map.entry(ip).or_default();
-        list.retain(|t| now.duration_since(*t) < REGISTRATION_WINDOW);
-        if list.len() >= self.limit {
-            let oldest = list[list.len() - self.limit];
-            return Err(REGISTRATION_WINDOW - now.duration_since(oldest));
-        }
-        list.push(now);
-        Ok(())
+        self.attempts.record(ip, Some(self.limit))
     }
 }
 
@@ -235,49 +271,36 @@ pub fn client_ip(req: &HttpRequest) -> IpAddr {
         .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
 }
 
-/// Counts failed logins in memory (a restart forgets them, which only helps real users).
-#[derive(Debug, Default)]
+/// Counts failed logins per client address and login, and per address alone.
+#[derive(Debug)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(IpAddr, String), Vec<Instant>>>,
+    failures: SlidingCounts<(IpAddr, String)>,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter {
+            failures: SlidingCounts::new(WINDOW),
+        }
+    }
 }
 
 impl LoginLimiter {
-    fn prune(list: &mut Vec<Instant>, now: Instant) {
-        list.retain(|t| now.duration_since(*t) < WINDOW);
-    }
-
     /// When the client may try this login again, if it is over a limit now.
     pub fn blocked(&self, ip: IpAddr, login: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("not poisoned");
-        let mut wait = None;
-        for (key, limit) in [
-            ((ip, login.to_lowercase()), FAILURES_PER_LOGIN),
-            ((ip, String::new()), FAILURES_PER_ADDRESS),
-        ] {
-            if let Some(list) = map.get_mut(&key) {
-                Self::prune(list, now);
-                if list.len() >= limit {
-                    let free = WINDOW - now.duration_since(list[list.len() - limit]);
-                    wait = Some(wait.map_or(free, |w: Duration| w.max(free)));
-                }
-            }
-        }
-        wait
+        let per_login = self
+            .failures
+            .wait(&(ip, login.to_lowercase()), FAILURES_PER_LOGIN);
+        let per_address = self
+            .failures
+            .wait(&(ip, String::new()), FAILURES_PER_ADDRESS);
+        per_login.max(per_address)
     }
 
     /// Records a failed login.
     pub fn failed(&self, ip: IpAddr, login: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("not poisoned");
-        // Bound memory under a flood of distinct names: forget windows that have passed.
-        if map.len() > 100_000 {
-            map.retain(|_, list| list.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        }
         for key in [(ip, login.to_lowercase()), (ip, String::new())] {
-            let list = map.entry(key).or_default();
-            Self::prune(list, now);
-            list.push(now);
+            let _ = self.failures.record(key, None);
         }
     }
 
@@ -310,8 +333,7 @@ impl LoginLimiter {
 
     /// Forgets the failures of a login after a success.
     pub fn succeeded(&self, ip: IpAddr, login: &str) {
-        let mut map = self.failures.lock().expect("not poisoned");
-        map.remove(&(ip, login.to_lowercase()));
+        self.failures.forget(&(ip, login.to_lowercase()));
     }
 }
 
