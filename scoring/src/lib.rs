@@ -18,6 +18,7 @@
 
 pub mod bootstrap;
 pub mod codalab;
+mod decimal;
 pub mod demo;
 pub mod error;
 pub mod file;

@@ -18,7 +18,9 @@
 //!   message lists each problem, separated by `; `.
 //!
 //! Speed: a Task 1 file (78,946 rows x 40 values, ~65 MB) is split at newlines and parsed in
-//! parallel (see the `table` module); floats are parsed by `str::parse::<f64>`.
+//! parallel. With a reference, a fused fast path (the `fast` module) reads fields and numbers
+//! in one walk over the bytes; any file it does not plainly accept is read again by the
+//! general path (`table` module, `str::parse::<f64>`), which owns every refusal message.
 
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -30,6 +32,8 @@ use crate::error::{Result, ScoringError};
 use crate::reference::Reference;
 use crate::table::{self, count_of, quote, CellError, RowSink};
 use crate::task::{Task, TASK1_LABELS, TASK3_LABELS};
+
+mod fast;
 
 /// Size limits applied to an upload.
 #[derive(Debug, Clone)]
@@ -679,6 +683,25 @@ pub fn parse_predictions(
     task: &Task,
     reference: Option<&Reference>,
 ) -> Result<Predictions> {
+    parse_by(csv, task, reference, Path::Fast)
+}
+
+/// Which body reader [`parse_by`] may use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path {
+    /// The fused fast path when there is a reference, the general path if it declines.
+    Fast,
+    /// The general path only (tests compare both).
+    #[cfg_attr(not(test), allow(dead_code))]
+    General,
+}
+
+fn parse_by(
+    csv: &[u8],
+    task: &Task,
+    reference: Option<&Reference>,
+    path: Path,
+) -> Result<Predictions> {
     let csv = table::strip_bom(csv);
     let header = table::read_header(csv).map_err(ScoringError::Refused)?;
     let (roles, warnings) = plan_columns(&header.names, task)?;
@@ -695,24 +718,32 @@ pub fn parse_predictions(
         None => Vec::new(),
     };
     let views: Vec<&[AtomicU64]> = placed.iter_mut().map(|c| atomic_view(c)).collect();
-    let chunks = table::parse_rows(body, header.first_body_row, &header.names, |rows| {
-        let file_order = if reference.is_some() { 0 } else { rows };
-        PredictionRows {
-            roles: &roles,
-            reference,
-            first_row: header.first_body_row,
-            columns: (0..nlabels)
-                .map(|_| Vec::with_capacity(file_order))
-                .collect(),
-            placed: &views,
-            id_col,
-            rows: Vec::with_capacity(rows),
-            keys: Vec::with_capacity(rows - file_order),
-            ids: Vec::with_capacity(file_order),
-            unknown: Vec::new(),
-        }
-    })
-    .map_err(ScoringError::Refused)?;
+    let fast = reference
+        .filter(|_| path == Path::Fast)
+        .and_then(|r| fast::parse_body(body, header.first_body_row, &roles, nlabels, r, &views));
+    let general = || {
+        table::parse_rows(body, header.first_body_row, &header.names, |rows| {
+            let file_order = if reference.is_some() { 0 } else { rows };
+            PredictionRows {
+                roles: &roles,
+                reference,
+                first_row: header.first_body_row,
+                columns: (0..nlabels)
+                    .map(|_| Vec::with_capacity(file_order))
+                    .collect(),
+                placed: &views,
+                id_col,
+                rows: Vec::with_capacity(rows),
+                keys: Vec::with_capacity(rows - file_order),
+                ids: Vec::with_capacity(file_order),
+                unknown: Vec::new(),
+            }
+        })
+    };
+    let chunks = match fast {
+        Some(chunks) => chunks,
+        None => general().map_err(ScoringError::Refused)?,
+    };
     if chunks.iter().all(|c| c.rows.is_empty()) {
         return Err(ScoringError::refused(
             "the file has a header but no data rows",

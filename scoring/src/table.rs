@@ -272,7 +272,7 @@ fn scan_chunk(chunk: &[u8]) -> ChunkScan {
 }
 
 /// Splits `body` into pieces ending at newlines, a few per worker thread.
-fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
     const MIN_CHUNK: usize = 256 * 1024;
     let target = (body.len() / (rayon::current_num_threads() * 4)).max(MIN_CHUNK);
     let mut chunks = Vec::new();
