@@ -47,24 +47,53 @@ const POW5: [u64; MAX_SCALE + 1] = {
     table
 };
 
-/// `10^k` for `k <= 8` (the digits taken in one step).
-const POW10_U64: [u64; 9] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-];
+/// `10^k` for `k < 16`.
+const POW10_U64: [u64; 16] = {
+    let mut table = [1u64; 16];
+    let mut k = 1;
+    while k < 16 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
 
 /// Reads a number `digits [. digits] [(e|E) [+|-] digits]` starting at `bytes[start]`.
 /// Returns the correctly rounded value and the offset just after the number, or `None` (see
 /// the module docs); what follows the number is not looked at.
 #[inline]
 pub(crate) fn parse_decimal(bytes: &[u8], start: usize) -> Option<(f64, usize)> {
+    match bytes.get(start..start + 26) {
+        Some(window) if window[0] == b'0' && window[1] == b'.' => {
+            let word = |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8"));
+            let (w1, w2, w3) = (word(2), word(10), word(18));
+            let (k1, k2, k3) = (digit_prefix(w1), digit_prefix(w2), digit_prefix(w3));
+            let (m, digits) = if k1 < 8 {
+                (leading_digits(w1, k1), k1)
+            } else if k2 < 8 {
+                (
+                    leading_digits(w1, 8) * POW10_U64[k2] + leading_digits(w2, k2),
+                    8 + k2,
+                )
+            } else if k3 < 8 {
+                let high = u128::from(leading_digits(w1, 8)) * u128::from(POW10_U64[8 + k3]);
+                let rest = leading_digits(w2, 8) * POW10_U64[k3] + leading_digits(w3, k3);
+                (u64::try_from(high + u128::from(rest)).ok()?, 16 + k3)
+            } else {
+                return parse_general(bytes, start);
+            };
+            let end = start + 2 + digits;
+            if digits == 0 || matches!(window.get(2 + digits), Some(b'e' | b'E')) {
+                return parse_general(bytes, start);
+            }
+            Some((scaled(m, digits as i64)?, end))
+        }
+        _ => parse_general(bytes, start),
+    }
+}
+
+/// [`parse_decimal`] for every shape.
+fn parse_general(bytes: &[u8], start: usize) -> Option<(f64, usize)> {
     let mut i = start;
     let mut m = 0u64;
     let mut digits = 0usize;
@@ -170,13 +199,14 @@ fn digit_prefix(word: u64) -> usize {
     (not_digit.trailing_zeros() / 8) as usize
 }
 
-/// The number written by the first `k` (1..=8) bytes of `word`, all ASCII digits.
+/// The number written by the first `k` (0..=8) bytes of `word`, all ASCII digits.
 #[inline(always)]
 fn leading_digits(word: u64, k: usize) -> u64 {
     let mut v = word & 0x0f0f_0f0f_0f0f_0f0f;
     if k < 8 {
-        // Keep the first k digits and move them up: the freed low bytes are leading zeros.
-        v = (v & ((1u64 << (8 * k)) - 1)) << (8 * (8 - k));
+        // Keep the first k digits and move them up: the freed low bytes are leading zeros
+        // (k = 0 keeps nothing, and the wrapping shift by 64 then moves nothing).
+        v = (v & ((1u64 << (8 * k)) - 1)).wrapping_shl(8 * (8 - k as u32));
     }
     v = (v * 10 + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
     v = (v * 100 + (v >> 16)) & 0x0000_ffff_0000_ffff;
@@ -252,20 +282,39 @@ mod tests {
 
     /// `parse_decimal` on the whole of `text` agrees with `str::parse` bit for bit, or
     /// declines; returns whether it answered.
+    ///
+    /// Each text is read alone (the general reader) and followed by more fields, as in a
+    /// file (the 26-byte window of the common `0.` shape).
     fn agrees(text: &str) -> bool {
         let expected: f64 = text.parse().expect("a valid number");
-        match parse_decimal(text.as_bytes(), 0) {
-            Some((v, end)) => {
-                assert_eq!(end, text.len(), "{text}: stopped early");
+        let mut answered = None;
+        for tail in [
+            "",
+            ",0.1234567890123456789012345",
+            "\r\n0.5,0.25,0.125,0.0625,1,0",
+        ] {
+            let line = format!("{text}{tail}");
+            let got = parse_decimal(line.as_bytes(), 0);
+            if let Some((v, end)) = got {
+                assert_eq!(end, text.len(), "{line:?}: stopped at {end}");
                 assert_eq!(
                     v.to_bits(),
                     expected.to_bits(),
                     "{text}: {v:e} vs {expected:e}"
                 );
-                true
             }
-            None => false,
+            // Both readers answer the same texts.
+            if tail.is_empty() {
+                answered = Some(got.is_some());
+            } else {
+                assert_eq!(
+                    answered,
+                    Some(got.is_some()),
+                    "{line:?}: answered differently"
+                );
+            }
         }
+        answered.expect("read alone")
     }
 
     #[test]
