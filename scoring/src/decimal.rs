@@ -214,7 +214,7 @@ fn leading_digits(word: u64, k: usize) -> u64 {
 }
 
 /// `m · 10^-n` correctly rounded, or `None` when not proven here.
-#[inline]
+#[inline(always)]
 fn scaled(m: u64, n: i64) -> Option<f64> {
     if m == 0 {
         return Some(0.0);
