@@ -19,6 +19,8 @@ use crate::error::{Result, ScoringError};
 use crate::table::{self, count_of, quote, CellError, RowSink};
 use crate::task::Task;
 
+mod fast;
+
 /// Parsed, checked reference labels of one task.
 #[derive(Debug, Clone)]
 pub struct Reference {
@@ -35,74 +37,128 @@ pub struct Reference {
 }
 
 /// The row of each reference id: an open-addressing hash table of row numbers that compares
-/// against the id list itself, so the 79,000 ids of Task 1 are neither copied nor hashed
-/// twice. Building it is a small serial step every scoring run waits for.
+/// against the id list itself, so the 79,000 ids of Task 1 are not copied. Each slot also
+/// keeps 32 bits of its id's hash, so that probing past other ids rarely has to look at
+/// their text (a cache miss or two each). Building it is a serial step every scoring run
+/// waits for; [`IdIndex::build_hashed`] takes hashes computed in parallel beforehand.
 #[derive(Debug, Clone, Default)]
 pub struct IdIndex {
-    /// `row + 1` per slot, 0 when empty; the length is a power of two, at most half full.
-    slots: Vec<u32>,
+    /// `tag << 32 | (row + 1)` per slot (see [`Slot`]), 0 when empty; the length is a power
+    /// of two, at most half full.
+    slots: Vec<u64>,
+}
+
+/// What a slot holds, unpacked.
+struct Slot {
+    /// The low 32 bits of the id's hash (the slot number comes from the high bits).
+    tag: u32,
+    /// The row of the id.
+    row: u32,
+}
+
+impl Slot {
+    fn pack(hash: u64, row: usize) -> u64 {
+        (hash << 32) | (row as u64 + 1)
+    }
+
+    /// `None` for an empty slot.
+    #[inline]
+    fn unpack(slot: u64) -> Option<Slot> {
+        (slot != 0).then(|| Slot {
+            tag: (slot >> 32) as u32,
+            row: slot as u32 - 1,
+        })
+    }
 }
 
 impl IdIndex {
     /// Indexes `ids`; also returns `(first row, later row)` for every repeated id.
     pub fn build(ids: &[String]) -> (IdIndex, Vec<(u32, u32)>) {
+        let hashes: Vec<u64> = ids.iter().map(|id| id_hash(id)).collect();
+        IdIndex::build_hashed(ids, &hashes)
+    }
+
+    /// [`IdIndex::build`] given `hashes[row] == id_hash(&ids[row])`.
+    pub(crate) fn build_hashed(ids: &[String], hashes: &[u64]) -> (IdIndex, Vec<(u32, u32)>) {
+        assert_eq!(ids.len(), hashes.len(), "one hash per id");
         let size = (ids.len() * 2).next_power_of_two().max(16);
-        let mut index = IdIndex {
-            slots: vec![0; size],
-        };
+        let mut slots = vec![0u64; size];
         let mut repeated = Vec::new();
-        for (row, id) in ids.iter().enumerate() {
-            let mut slot = index.home(id);
+        for (row, (id, &hash)) in ids.iter().zip(hashes).enumerate() {
+            let mut at = home(hash, size);
             loop {
-                match index.slots[slot] {
-                    0 => {
-                        index.slots[slot] = row as u32 + 1;
+                match Slot::unpack(slots[at]) {
+                    None => {
+                        slots[at] = Slot::pack(hash, row);
                         break;
                     }
-                    taken if ids[taken as usize - 1] == *id => {
-                        repeated.push((taken - 1, row as u32));
+                    Some(s) if s.tag == hash as u32 && ids[s.row as usize] == *id => {
+                        repeated.push((s.row, row as u32));
                         break;
                     }
-                    _ => slot = (slot + 1) & (size - 1),
+                    Some(_) => at = (at + 1) & (size - 1),
                 }
             }
         }
-        (index, repeated)
+        (IdIndex { slots }, repeated)
     }
 
     /// The row of `id` in `ids` (the list the index was built from).
     #[inline]
     pub fn get(&self, ids: &[String], id: &str) -> Option<u32> {
-        if self.slots.is_empty() {
+        let size = self.slots.len();
+        if size == 0 {
             return None;
         }
-        let mut slot = self.home(id);
+        let hash = id_hash(id);
+        let mut at = home(hash, size);
         loop {
-            match self.slots[slot] {
-                0 => return None,
-                taken if ids[taken as usize - 1] == id => return Some(taken - 1),
-                _ => slot = (slot + 1) & (self.slots.len() - 1),
+            match Slot::unpack(self.slots[at]) {
+                None => return None,
+                Some(s) if s.tag == hash as u32 && ids[s.row as usize] == id => return Some(s.row),
+                Some(_) => at = (at + 1) & (size - 1),
             }
         }
     }
+}
 
-    /// The first slot probed for `id`: a multiplicative hash of its bytes, eight at a time.
-    #[inline]
-    fn home(&self, id: &str) -> usize {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let bytes = id.as_bytes();
-        let mut h = bytes.len() as u64;
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let word = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-            h = (h.rotate_left(23) ^ word).wrapping_mul(K);
-        }
+/// The first slot probed for a hash in a table of `size` (a power of two) slots: the high
+/// bits of the hash, which are the best mixed.
+#[inline]
+fn home(hash: u64, size: usize) -> usize {
+    (hash >> 32) as usize & (size - 1)
+}
+
+/// A multiplicative hash of the bytes of `id`, eight at a time in two independent lanes
+/// (ids are about 44 bytes; one lane would wait on each multiplication in turn).
+#[inline]
+pub(crate) fn id_hash(id: &str) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    const L: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes"));
+    let bytes = id.as_bytes();
+    let (mut a, mut b) = (bytes.len() as u64, 0u64);
+    if bytes.len() < 8 {
         let mut tail = [0u8; 8];
-        tail[..words.remainder().len()].copy_from_slice(words.remainder());
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-        // The high bits are the best mixed.
-        (h >> 32) as usize & (self.slots.len() - 1)
+        tail[..bytes.len()].copy_from_slice(bytes);
+        a = (a ^ word(&tail)).wrapping_mul(K);
+    } else {
+        let mut pairs = bytes.chunks_exact(16);
+        for pair in &mut pairs {
+            a = (a.rotate_left(23) ^ word(&pair[..8])).wrapping_mul(K);
+            b = (b.rotate_left(23) ^ word(&pair[8..])).wrapping_mul(L);
+        }
+        // What is left (under 16 bytes): its first eight bytes, then the last eight bytes of
+        // the id, which may overlap bytes already mixed in (harmless: the length is mixed in).
+        let rest = pairs.remainder();
+        if rest.len() > 8 {
+            a = (a.rotate_left(23) ^ word(&rest[..8])).wrapping_mul(K);
+        }
+        if !rest.is_empty() {
+            b = (b.rotate_left(23) ^ word(&bytes[bytes.len() - 8..])).wrapping_mul(L);
+        }
     }
+    (a ^ b.rotate_left(32)).wrapping_mul(K)
 }
 
 /// Columns a reference may carry besides the labels.
@@ -159,10 +215,24 @@ impl RowSink for ReferenceRows<'_> {
     }
 }
 
-impl Reference {
-    /// Parses `labels.csv` bytes. With `task == None` the built-in task whose label set
-    /// equals the label columns is used; none matching is an error.
-    pub fn parse(csv: &[u8], task: Option<Task>) -> Result<Reference> {
+/// A labels file whose header has been read and checked against the task.
+struct Layout<'a> {
+    /// The bytes after the header.
+    body: &'a [u8],
+    /// Row number (1-based) of the first body line.
+    first_body_row: u32,
+    /// True when the task resamples by a cluster column.
+    clustered: bool,
+    /// Column names.
+    names: Vec<String>,
+    /// What each column is used for.
+    roles: Vec<Role>,
+    task: Task,
+}
+
+impl<'a> Layout<'a> {
+    /// Reads the header of `csv` and matches its columns to `task` (detected when `None`).
+    fn read(csv: &'a [u8], task: Option<Task>) -> Result<Layout<'a>> {
         let bad = |m: String| ScoringError::Reference(m);
         let csv = table::strip_bom(csv);
         let header = table::read_header(csv).map_err(bad)?;
@@ -230,21 +300,43 @@ impl Reference {
                 )));
             }
         }
-        let nlabels = task.labels.len();
-        let chunks = table::parse_rows(
-            &csv[header.body_start..],
-            header.first_body_row,
-            names,
-            |rows| ReferenceRows {
-                roles: &roles,
+        Ok(Layout {
+            body: &csv[header.body_start..],
+            first_body_row: header.first_body_row,
+            clustered: cluster_column.is_some(),
+            names: header.names,
+            roles,
+            task,
+        })
+    }
+
+    /// The general path: every row split into fields and checked cell by cell; gives the
+    /// message of the first bad row in file order.
+    fn parse_rows(self) -> Result<Reference> {
+        let nlabels = self.task.labels.len();
+        let chunks = table::parse_rows(self.body, self.first_body_row, &self.names, |rows| {
+            ReferenceRows {
+                roles: &self.roles,
                 ids: Vec::with_capacity(rows),
                 rows: Vec::with_capacity(rows),
                 labels: (0..nlabels).map(|_| Vec::with_capacity(rows)).collect(),
                 clusters: Vec::new(),
-            },
-        )
-        .map_err(bad)?;
-        Reference::assemble(task, chunks, cluster_column.is_some())
+            }
+        })
+        .map_err(ScoringError::Reference)?;
+        Reference::assemble(self.task, chunks, self.clustered)
+    }
+}
+
+impl Reference {
+    /// Parses `labels.csv` bytes. With `task == None` the built-in task whose label set
+    /// equals the label columns is used; none matching is an error.
+    pub fn parse(csv: &[u8], task: Option<Task>) -> Result<Reference> {
+        let layout = Layout::read(csv, task)?;
+        match fast::parse(&layout) {
+            Some(reference) => Ok(reference),
+            None => layout.parse_rows(),
+        }
     }
 
     /// Joins the parsed chunks, checking ids and label content.
@@ -459,6 +551,26 @@ mod index_tests {
             assert_eq!(index.get(&ids, missing), None, "{missing}");
         }
         assert_eq!(IdIndex::default().get(&ids, &ids[0]), None);
+    }
+
+    #[test]
+    fn every_byte_of_an_id_and_its_length_change_its_hash() {
+        let base = "0123456789abcdef-0123456789abcdef-0123456789";
+        for len in 0..=base.len() {
+            let id = &base[..len];
+            let mut seen = std::collections::HashSet::new();
+            assert!(seen.insert(id_hash(id)));
+            for at in 0..len {
+                let mut changed = id.as_bytes().to_vec();
+                changed[at] = b'x';
+                let changed = String::from_utf8(changed).unwrap();
+                assert!(
+                    seen.insert(id_hash(&changed)),
+                    "{changed:?} hashes like another"
+                );
+            }
+            assert_ne!(id_hash(id), id_hash(&format!("{id}\0")), "{id:?}");
+        }
     }
 
     #[test]
