@@ -91,7 +91,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("score_and_bootstrap_1000", |b| {
         b.iter(|| {
             let ranked = metrics::rank_classes(&reference, &predictions).unwrap();
-            let scores = metrics::score_ranked(&reference, &predictions, &ranked).unwrap();
+            let scores = metrics::score_ranked(&reference, &ranked).unwrap();
             let intervals = bootstrap::intervals_ranked(&sampler, &ranked);
             black_box((scores, intervals))
         })

@@ -108,7 +108,7 @@ fn score_keeping_ranks(
 ) -> Result<(Report, Vec<RankedClass>)> {
     // Each class is sorted once, for the point scores and the bootstrap alike.
     let ranked = metrics::rank_classes(reference, predictions)?;
-    let scores = metrics::score_ranked(reference, predictions, &ranked)?;
+    let scores = metrics::score_ranked(reference, &ranked)?;
     let intervals = (options.bootstrap > 0).then(|| {
         let sampler = Sampler::for_reference(
             reference,

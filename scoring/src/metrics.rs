@@ -49,11 +49,13 @@
 //! Each class is sorted once by descending score ([`RankedClass::new`]: a radix sort on the
 //! score's bits, exact and order-independent for ties) and reduced to what AP and AUROC need:
 //! the tied groups that hold positives, and the negative rows down to the last such group
-//! (negatives below it never change either metric). The same weighted pass
-//! ([`RankedClass::weighted_lanes`]) serves the point estimate (every weight 1) and the
-//! bootstrap replicates (multinomial weights), so the two can never disagree on ties or edge
-//! cases. Classes are processed in parallel with rayon; F1, the confusion counts and ECE come
-//! from one pass over each class's rows in file order.
+//! (negatives below it never change either metric, so they are left out before sorting). The
+//! same weighted pass ([`RankedClass::weighted_lanes`]) serves the point estimate (every
+//! weight 1, with the same arithmetic: [`RankedClass::unweighted`]) and the bootstrap
+//! replicates (multinomial weights), so the two can never disagree on ties or edge cases.
+//! Classes are processed in parallel with rayon; F1, the confusion counts and the ECE bins are
+//! counted by the sort's first pass over each class's rows, in file order (each bin's scores
+//! are summed in row order, as torch sums them).
 //!
 //! # References
 //!
@@ -63,6 +65,8 @@
 //!   `_ce_compute`).
 //! - CXR-LT 2024 (Holste et al.): mAP as the ranking metric, mAUROC as the tie-break, and the
 //!   head / medium / tail split of the labels by training prevalence.
+
+use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
@@ -146,16 +150,13 @@ pub struct Scores {
 /// Scores `predictions` (aligned to `reference`) on every metric.
 pub fn score(reference: &Reference, predictions: &Predictions) -> Result<Scores> {
     let ranked = rank_classes(reference, predictions)?;
-    score_ranked(reference, predictions, &ranked)
+    score_ranked(reference, &ranked)
 }
 
 /// [`score`] for predictions already ranked by [`rank_classes`] (lets a caller that also
-/// bootstraps sort each class only once).
-pub fn score_ranked(
-    reference: &Reference,
-    predictions: &Predictions,
-    ranked: &[RankedClass],
-) -> Result<Scores> {
+/// bootstraps sort each class only once). The ranked classes carry everything the metrics
+/// need, the point metrics' counts included.
+pub fn score_ranked(reference: &Reference, ranked: &[RankedClass]) -> Result<Scores> {
     let task = &reference.task;
     let rows = reference.len();
     if ranked.iter().all(|c| !c.defined()) {
@@ -165,18 +166,9 @@ pub fn score_ranked(
                 .into(),
         ));
     }
-    let unit_weights = vec![1u8; rows];
     let classes: Vec<ClassMetrics> = (0..task.labels.len())
         .into_par_iter()
-        .map(|c| {
-            class_metrics(
-                reference,
-                c,
-                &predictions.scores[c],
-                &ranked[c],
-                &unit_weights,
-            )
-        })
+        .map(|c| class_metrics(reference, c, &ranked[c]))
         .collect();
 
     let defined: Vec<&ClassMetrics> = classes.iter().filter(|c| c.defined()).collect();
@@ -285,29 +277,18 @@ fn check_aligned(reference: &Reference, predictions: &Predictions) -> Result<()>
 
 /// Everything about one class: the ranking metrics from the shared weighted pass, the
 /// thresholded counts and the ECE from one pass over the rows.
-fn class_metrics(
-    reference: &Reference,
-    c: usize,
-    scores: &[f64],
-    ranked: &RankedClass,
-    unit_weights: &[u8],
-) -> ClassMetrics {
+fn class_metrics(reference: &Reference, c: usize, ranked: &RankedClass) -> ClassMetrics {
     let task = &reference.task;
-    let truth = &reference.labels[c];
     let label = &task.labels[c];
     let critical = task.critical.iter().any(|l| l == label);
-    // One pass over the rows for the thresholded counts and the calibration bins.
-    let mut bins = EceBins::default();
-    let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
-    for (&y, &p) in truth.iter().zip(scores) {
-        bins.add(y, p);
-        match (y != 0, p > 0.5) {
-            (true, true) => tp += 1,
-            (false, true) => fp += 1,
-            (true, false) => fn_ += 1,
-            (false, false) => tn += 1,
-        }
-    }
+    // The ranking's first pass over the rows counted these.
+    let PointCounts {
+        true_positives: tp,
+        predicted,
+        ref bins,
+    } = ranked.point;
+    let (fp, fn_) = (predicted - tp, ranked.positives - tp);
+    let tn = ranked.negatives - fp;
     let mut metrics = ClassMetrics {
         label: label.clone(),
         group: task.groups.get(c).copied().flatten(),
@@ -326,7 +307,7 @@ fn class_metrics(
     };
     if metrics.defined() {
         let ranking = ranked
-            .weighted(unit_weights, unit_weights.len() as u64)
+            .unweighted()
             .expect("a defined class has positive and negative weight under unit weights");
         metrics.ap = Some(ranking.ap);
         metrics.auroc = Some(ranking.auroc);
@@ -381,43 +362,41 @@ pub const ECE_BOUNDARIES: [f64; 16] = [
 /// Calibration bin of `p` as `torch.bucketize(p, boundaries, right=True) - 1`: the number of
 /// boundaries `<= p`, minus one. `p = 1.0` lands in bin 15, alone.
 pub fn ece_bin(p: f64) -> usize {
-    // p·15 is within an ulp of the right bin; the two loops settle the boundary cases exactly.
-    let mut k = ((p * 15.0) as usize).min(15);
-    while k < 15 && p >= ECE_BOUNDARIES[k + 1] {
-        k += 1;
-    }
-    while k > 0 && p < ECE_BOUNDARIES[k] {
-        k -= 1;
-    }
-    k
+    // p·15 is within far less than a bin of the right one: one step up or down settles the
+    // boundary cases exactly (without branches, which mispredict on real scores).
+    let k = ((p * 15.0) as usize).min(15);
+    let up = (k < 15) & (p >= ECE_BOUNDARIES[(k + 1).min(15)]);
+    let down = (k > 0) & (p < ECE_BOUNDARIES[k]);
+    k + usize::from(up) - usize::from(down)
 }
 
 /// The calibration bins of one class, filled row by row (see [`ece_bin`]).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct EceBins {
-    count: [u64; 16],
+    /// Rows (upper 32 bits) and positives (lower 32 bits) per bin, in one word so that a row
+    /// updates one counter (a class has fewer than 2^31 rows).
+    rows_positives: [u64; 16],
+    /// Sum of the scores per bin, in row order (as torch sums them).
     sum_p: [f64; 16],
-    sum_y: [u64; 16],
 }
 
 impl EceBins {
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, y: u8, p: f64) {
         let k = ece_bin(p);
-        self.count[k] += 1;
+        self.rows_positives[k] += 1 << 32 | u64::from(y != 0);
         self.sum_p[k] += p;
-        self.sum_y[k] += u64::from(y != 0);
     }
 
     /// Binary ECE with the l1 norm (torchmetrics semantics).
     fn ece(&self) -> f64 {
-        let n: u64 = self.count.iter().sum();
-        let n = n as f64;
+        let count = self.rows_positives.map(|w| w >> 32);
+        let n = count.iter().sum::<u64>() as f64;
         (0..16)
-            .filter(|&k| self.count[k] > 0)
+            .filter(|&k| count[k] > 0)
             .map(|k| {
-                let c = self.count[k] as f64;
-                (self.sum_y[k] as f64 / c - self.sum_p[k] / c).abs() * (c / n)
+                let (c, positives) = (count[k] as f64, self.rows_positives[k] as u32);
+                (f64::from(positives) / c - self.sum_p[k] / c).abs() * (c / n)
             })
             .sum()
     }
@@ -434,7 +413,7 @@ pub struct Ranking {
 
 /// A tied group of scores that holds at least one positive row, as ends of three consecutive
 /// ranges of [`RankedClass`]'s `rows` (the first starts where the previous group ended).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct PositiveGroup {
     /// End of the negatives ranked strictly above this group.
     above_end: u32,
@@ -458,6 +437,18 @@ pub struct RankedClass {
     row_count: usize,
     rows: Vec<u32>,
     groups: Vec<PositiveGroup>,
+    /// The point metrics' counts, from the same pass over the rows as the ranking.
+    point: PointCounts,
+}
+
+/// What the point metrics count over the rows of a class, in file order.
+#[derive(Debug, Clone, Default)]
+struct PointCounts {
+    /// Positives predicted positive (`p > 0.5`).
+    true_positives: u64,
+    /// Rows predicted positive.
+    predicted: u64,
+    bins: EceBins,
 }
 
 impl RankedClass {
@@ -471,55 +462,67 @@ impl RankedClass {
     pub(crate) fn new_in(truth: &[u8], scores: &[f64], scratch: &mut SortScratch) -> RankedClass {
         assert_eq!(truth.len(), scores.len());
         assert!(scores.len() <= POSITIVE_TAG as usize, "too many rows");
-        let order = sort_descending(truth, scores, scratch);
-        let positives = truth.iter().filter(|&&y| y != 0).count() as u64;
-        let mut ranked = RankedClass {
+        let SortScratch { items, spare, run } = scratch;
+        let (first, order) = sort_descending(truth, scores, items, spare);
+        let positives = first.positives;
+        // Every sorted row is kept (the rows below the lowest positive were left out), and
+        // there are at most as many positive groups as positives; one more slot lets the
+        // walk write a group at every row and count it only when it holds a positive.
+        let mut rows = vec![0; order.len()];
+        let mut groups = vec![PositiveGroup::default(); positives as usize + 1];
+        let mut out = Emitter {
+            rows: &mut rows,
+            groups: &mut groups,
+        };
+        let mut at = Ends::default();
+        let mut start = 0;
+        while start < order.len() {
+            let item = order[start];
+            let same_coarse = |&e: &u64| (e ^ item) >> 32 == 0;
+            if !order.get(start + 1).is_some_and(same_coarse) {
+                // The common case: a row alone with its coarse key is a tied group of one.
+                at = out.single(at, item as u32);
+                start += 1;
+                continue;
+            }
+            let end = start
+                + 2
+                + order[start + 2..]
+                    .iter()
+                    .take_while(|e| same_coarse(e))
+                    .count();
+            if end > start + 2 {
+                at = out.run(at, &order[start..end], scores, run);
+                start = end;
+                continue;
+            }
+            // Most shared coarse keys are two close scores: ordered here.
+            let tagged = [order[start] as u32, order[start + 1] as u32];
+            let keys = tagged.map(|t| descending_key(scores[(t & !POSITIVE_TAG) as usize]));
+            at = match keys[0].cmp(&keys[1]) {
+                Ordering::Less => {
+                    let at = out.single(at, tagged[0]);
+                    out.single(at, tagged[1])
+                }
+                Ordering::Greater => {
+                    let at = out.single(at, tagged[1]);
+                    out.single(at, tagged[0])
+                }
+                Ordering::Equal => out.tied(at, &[(keys[0], tagged[0]), (keys[1], tagged[1])]),
+            };
+            start = end;
+        }
+        debug_assert_eq!(at.rows, rows.len());
+        groups.truncate(at.groups);
+        groups.shrink_to_fit();
+        RankedClass {
             positives,
             negatives: truth.len() as u64 - positives,
             row_count: truth.len(),
-            rows: Vec::new(),
-            groups: Vec::new(),
-        };
-        let mut seen_positives = 0;
-        let mut group_positives = Vec::new();
-        let mut start = 0;
-        // Items sharing the high half of the key are tied only if the scores are equal too.
-        let score_key = |item: u64| descending_key(scores[tagged_row(item) as usize]);
-        while start < order.len() && seen_positives < positives {
-            let high = order[start] >> 32;
-            let mut end = start + 1;
-            if order.get(end).is_some_and(|&e| e >> 32 == high) {
-                let key = score_key(order[start]);
-                end += order[end..]
-                    .iter()
-                    .take_while(|&&e| e >> 32 == high && score_key(e) == key)
-                    .count();
-            }
-            let above_end = ranked.rows.len() as u32;
-            group_positives.clear();
-            for &item in &order[start..end] {
-                let tagged = item as u32;
-                let row = tagged & !POSITIVE_TAG;
-                if tagged & POSITIVE_TAG != 0 {
-                    group_positives.push(row);
-                } else {
-                    ranked.rows.push(row);
-                }
-            }
-            if !group_positives.is_empty() {
-                let tied_end = ranked.rows.len() as u32;
-                ranked.rows.extend_from_slice(&group_positives);
-                seen_positives += group_positives.len() as u64;
-                ranked.groups.push(PositiveGroup {
-                    above_end,
-                    tied_end,
-                    end: ranked.rows.len() as u32,
-                });
-            }
-            start = end;
+            rows,
+            groups,
+            point: first.point,
         }
-        ranked.rows.shrink_to_fit();
-        ranked
     }
 
     /// True when the class has both positives and negatives.
@@ -532,6 +535,17 @@ impl RankedClass {
     pub fn weighted(&self, weights: &[u8], total_weight: u64) -> Option<Ranking> {
         let (lanes, _) = weights.as_chunks::<1>();
         let [ranking] = self.weighted_lanes(lanes, &[total_weight]);
+        ranking
+    }
+
+    /// [`RankedClass::weighted`] with every weight 1 (the point estimate), bit for bit: the
+    /// same arithmetic, with the weight sums of the row ranges taken from their lengths.
+    pub fn unweighted(&self) -> Option<Ranking> {
+        let [ranking] = self.accumulate(
+            &[self.row_count as u64],
+            |rows| [rows.len() as u32],
+            |_| [1],
+        );
         ranking
     }
 
@@ -549,6 +563,22 @@ impl RankedClass {
         totals: &[u64; K],
     ) -> [Option<Ranking>; K] {
         assert_eq!(weights.len(), self.row_count, "one weight per row");
+        self.accumulate(
+            totals,
+            |rows| lane_sums(rows, weights),
+            |row| weights[row as usize].map(u32::from),
+        )
+    }
+
+    /// The pass behind [`RankedClass::weighted_lanes`] and [`RankedClass::unweighted`]:
+    /// `sums(rows)` gives the per-lane weight of a range of rows, `single(row)` that of one.
+    #[inline(always)]
+    fn accumulate<const K: usize>(
+        &self,
+        totals: &[u64; K],
+        sums: impl Fn(&[u32]) -> [u32; K],
+        single: impl Fn(u32) -> [u32; K],
+    ) -> [Option<Ranking>; K] {
         // Keeps the lane sums within u32 and Σ tp·(2·FP_above + fp) <= total²/2 within u64.
         assert!(
             totals.iter().all(|&t| t < 1 << 32),
@@ -563,16 +593,16 @@ impl RankedClass {
         for g in &self.groups {
             let (above_end, tied_end, end) =
                 (g.above_end as usize, g.tied_end as usize, g.end as usize);
-            let above = lane_sums(&self.rows[start..above_end], weights);
+            let above = sums(&self.rows[start..above_end]);
             let tied = if tied_end > above_end {
-                lane_sums(&self.rows[above_end..tied_end], weights)
+                sums(&self.rows[above_end..tied_end])
             } else {
                 [0; K]
             };
             let tp = if end == tied_end + 1 {
-                weights[self.rows[tied_end] as usize].map(u32::from)
+                single(self.rows[tied_end])
             } else {
-                lane_sums(&self.rows[tied_end..end], weights)
+                sums(&self.rows[tied_end..end])
             };
             start = end;
             for k in 0..K {
@@ -601,6 +631,96 @@ impl RankedClass {
     }
 }
 
+/// Builds a [`RankedClass`]'s `rows` and `groups` from the sorted rows, group by group; each
+/// step takes where the next row and group go and returns where the following ones go (kept
+/// in registers by the caller's loop rather than in this struct).
+struct Emitter<'a> {
+    rows: &'a mut [u32],
+    /// Room for one more group than the class can have (see [`Emitter::single`]).
+    groups: &'a mut [PositiveGroup],
+}
+
+/// Where [`Emitter`] writes the next row and the next positive group.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    rows: usize,
+    groups: usize,
+}
+
+impl Emitter<'_> {
+    /// A tied group of one row (`tagged`: row number with [`POSITIVE_TAG`]). Branch-free:
+    /// the group is always written and only counted when the row is a positive, since which
+    /// rows are positive is as unpredictable as the labels.
+    #[inline(always)]
+    fn single(&mut self, at: Ends, tagged: u32) -> Ends {
+        let row = at.rows as u32;
+        self.rows[at.rows] = tagged & !POSITIVE_TAG;
+        self.groups[at.groups] = PositiveGroup {
+            above_end: row,
+            tied_end: row,
+            end: row + 1,
+        };
+        Ends {
+            rows: at.rows + 1,
+            groups: at.groups + (tagged >> 31) as usize,
+        }
+    }
+
+    /// Rows sharing one coarse key (`run`, in row order): sorted by their whole key and split
+    /// into tied groups. `buffer` is scratch.
+    #[inline(never)]
+    fn run(
+        &mut self,
+        mut at: Ends,
+        run: &[u64],
+        scores: &[f64],
+        buffer: &mut Vec<(u64, u32)>,
+    ) -> Ends {
+        buffer.clear();
+        buffer.extend(run.iter().map(|&item| {
+            let tagged = item as u32;
+            (
+                descending_key(scores[(tagged & !POSITIVE_TAG) as usize]),
+                tagged,
+            )
+        }));
+        // Mostly exact ties, already in order.
+        if !buffer.is_sorted_by_key(|&(key, _)| key) {
+            // Ties then come negatives first, each kind in row order: as `tied` below.
+            buffer.sort_unstable();
+        }
+        for tied in buffer.chunk_by(|a, b| a.0 == b.0) {
+            at = self.tied(at, tied);
+        }
+        at
+    }
+
+    /// One tied group (whole keys and tagged rows): its negatives, then its positives, each
+    /// in row order.
+    fn tied(&mut self, at: Ends, group: &[(u64, u32)]) -> Ends {
+        let positives = group.iter().filter(|e| e.1 & POSITIVE_TAG != 0).count();
+        let (start, end) = (at.rows, at.rows + group.len());
+        let tied_end = end - positives;
+        let (mut negative_at, mut positive_at) = (start, tied_end);
+        for &(_, tagged) in group {
+            let positive = tagged & POSITIVE_TAG != 0;
+            let to = if positive { positive_at } else { negative_at };
+            self.rows[to] = tagged & !POSITIVE_TAG;
+            positive_at += usize::from(positive);
+            negative_at += usize::from(!positive);
+        }
+        self.groups[at.groups] = PositiveGroup {
+            above_end: start as u32,
+            tied_end: tied_end as u32,
+            end: end as u32,
+        };
+        Ends {
+            rows: end,
+            groups: at.groups + usize::from(positives > 0),
+        }
+    }
+}
+
 /// Per-lane sums of `weights[r]` over `rows`. Blocks of 256 rows are summed in 16-bit lanes
 /// (256 · 255 < 2^16), which the compiler turns into a few SIMD instructions per row.
 #[inline(always)]
@@ -624,58 +744,121 @@ fn lane_sums<const K: usize>(rows: &[u32], weights: &[[u8; K]]) -> [u32; K] {
 /// Marks a positive row in the row numbers sorted by [`sort_descending`].
 const POSITIVE_TAG: u32 = 1 << 31;
 
-/// Rows in descending score order (ascending [`descending_key`]), exact ties in row order,
-/// each packed in one word: the high half of the row's key above the row number, which
-/// carries [`POSITIVE_TAG`] when the row is a positive, so later passes never look labels up
-/// at random.
+/// Bits of the radix key, sorted in at most two passes of 12 bits.
+const COARSE_BITS: u32 = 24;
+
+/// The coarse key of scores below 2^-40 (zeros included): they share it, so that the digits
+/// are spent on the span of real probabilities rather than on the exponents down to zero.
+const TINY_COARSE: u64 = descending_key(1.0 / (1u64 << 40) as f64) >> 32;
+
+/// The radix key of a row: the high half of its [`descending_key`] (sign, exponent and 20
+/// mantissa bits), all scores below 2^-40 sharing one value. Equal coarse keys do not mean
+/// equal scores: such rows are compared again by their whole keys.
+#[inline(always)]
+fn coarse(key: u64) -> u64 {
+    (key >> 32).min(TINY_COARSE)
+}
+
+/// The rows that matter to AP and AUROC, sorted by score, best first, and the number of
+/// positives of the class.
 ///
-/// A least-significant-digit radix sort on the high half of the key (sign, exponent and 20
-/// mantissa bits; three passes of 11 bits) moving 8-byte words, then each run sharing those
-/// bits is finished by a stable sort on the whole key: such runs are exact ties (already in
-/// order, checked in one pass) or scores closer than about 1e-6 relative, which are few.
-/// Several times faster than a comparison sort on the 80,000-row columns of Task 1.
-fn sort_descending<'s>(truth: &[u8], scores: &[f64], scratch: &'s mut SortScratch) -> &'s [u64] {
-    let items = &mut scratch.items;
-    items.clear();
-    items.extend(scores.iter().zip(truth).enumerate().map(|(row, (&p, &y))| {
-        let tag = if y != 0 { POSITIVE_TAG } else { 0 };
-        descending_key(p) & HIGH_HALF | u64::from(row as u32 | tag)
-    }));
-    radix_sort_high_half(items, &mut scratch.spare);
-    let mut start = 0;
-    while start < items.len() {
-        let high = items[start] & HIGH_HALF;
-        let end = start
-            + items[start..]
-                .iter()
-                .take_while(|&&e| e & HIGH_HALF == high)
-                .count();
-        if end > start + 1 {
-            let run = &mut items[start..end];
-            if !run.is_sorted_by_key(|&e| descending_key(scores[tagged_row(e) as usize])) {
-                run.sort_by_key(|&e| descending_key(scores[tagged_row(e) as usize]));
-            }
-        }
-        start = end;
+/// Negatives scoring strictly below every positive are left out before sorting: they rank
+/// below the last positive group, where they change neither metric (the negatives tied with
+/// the lowest positive stay). Each kept row is packed in one word: a radix digit string
+/// above the row number, which carries [`POSITIVE_TAG`] when the row is a positive, so later
+/// passes never look labels up at random. The digits are the coarse key relative to the
+/// best score's, its lowest bits dropped when it would span more than 24 bits; the words
+/// come back ordered by them (stable, so equal digits keep row order), and runs of equal
+/// digits are settled by [`Emitter::run`].
+///
+/// Two passes over the rows, then one or two scatter passes of at most 12 bits. The first
+/// pass finds the positives and the score range, and counts what the point metrics need
+/// (see [`PointCounts`]) while it reads the rows anyway; the second builds the words and the
+/// digit histograms.
+fn sort_descending<'s>(
+    truth: &[u8],
+    scores: &[f64],
+    items: &'s mut Vec<u64>,
+    spare: &mut Vec<u64>,
+) -> (FirstPass, &'s [u64]) {
+    const MAX_DIGIT: u32 = 12;
+    const MAX_PASSES: usize = COARSE_BITS.div_ceil(MAX_DIGIT) as usize;
+    const BUCKETS: usize = 1 << MAX_DIGIT;
+    let (mut positives, mut last_positive, mut best) = (0u64, 0u64, u64::MAX);
+    let (mut true_positives, mut predicted) = (0u64, 0u64);
+    let mut bins = EceBins::default();
+    // Without branches: which rows are positive or predicted positive is unpredictable.
+    for (&y, &p) in truth.iter().zip(scores) {
+        let key = descending_key(p);
+        positives += u64::from(y != 0);
+        last_positive = last_positive.max(if y != 0 { key } else { 0 });
+        best = best.min(key);
+        bins.add(y, p);
+        true_positives += u64::from((y != 0) & (p > 0.5));
+        predicted += u64::from(p > 0.5);
     }
-    items
+    let point = PointCounts {
+        true_positives,
+        predicted,
+        bins,
+    };
+    let first = FirstPass { positives, point };
+    if positives == 0 {
+        return (first, &[]);
+    }
+    let low = coarse(best);
+    let span_bits = 64 - (coarse(last_positive) - low).leading_zeros();
+    let shift = span_bits.saturating_sub(COARSE_BITS);
+    let bits = span_bits - shift;
+    let passes = bits.div_ceil(MAX_DIGIT).max(1);
+    let digit_bits = bits.div_ceil(passes);
+    let passes = passes as usize;
+    let mask = (1usize << digit_bits) - 1;
+
+    if items.len() < truth.len() {
+        items.resize(truth.len(), 0);
+        spare.resize(truth.len(), 0);
+    }
+    let mut counts = [[0u32; BUCKETS]; MAX_PASSES];
+    let mut kept = 0;
+    for (row, (&y, &p)) in truth.iter().zip(scores).enumerate() {
+        let key = descending_key(p);
+        // Rows below the last positive get digits too (they are overwritten), masked so
+        // they stay within the histograms, to which they add 0.
+        let digits = (coarse(key) - low) >> shift;
+        let tag = if y != 0 { POSITIVE_TAG } else { 0 };
+        items[kept] = digits << 32 | u64::from(row as u32 | tag);
+        let keep = u32::from(key <= last_positive);
+        kept += keep as usize;
+        for (pass, counts) in counts.iter_mut().enumerate() {
+            counts[(digits >> (pass as u32 * digit_bits)) as usize & mask] += keep;
+        }
+    }
+    for (pass, counts) in counts[..passes].iter().enumerate() {
+        if counts.contains(&(kept as u32)) {
+            continue; // every key has the same digit here
+        }
+        let mut next = [0u32; BUCKETS];
+        let mut sum = 0;
+        for (b, &c) in counts[..=mask].iter().enumerate() {
+            next[b] = sum;
+            sum += c;
+        }
+        let shift = pass as u32 * digit_bits;
+        for &item in &items[..kept] {
+            let b = (item >> 32 >> shift) as usize & mask;
+            spare[next[b] as usize] = item;
+            next[b] += 1;
+        }
+        std::mem::swap(items, spare);
+    }
+    (first, &items[..kept])
 }
 
-/// The upper 32 bits of a word.
-const HIGH_HALF: u64 = !0 << 32;
-
-/// The row number in an item of [`sort_descending`].
-#[inline]
-fn tagged_row(item: u64) -> u32 {
-    item as u32 & !POSITIVE_TAG
-}
-
-/// [`sort_descending`] into a new vector.
-#[cfg(test)]
-fn descending_order(truth: &[u8], scores: &[f64]) -> Vec<u64> {
-    let mut scratch = SortScratch::default();
-    sort_descending(truth, scores, &mut scratch);
-    scratch.items
+/// What [`sort_descending`] learns in its first pass over a class's rows.
+struct FirstPass {
+    positives: u64,
+    point: PointCounts,
 }
 
 /// The buffers of the ranking sort, kept between classes.
@@ -683,55 +866,13 @@ fn descending_order(truth: &[u8], scores: &[f64]) -> Vec<u64> {
 pub(crate) struct SortScratch {
     items: Vec<u64>,
     spare: Vec<u64>,
-}
-
-/// Stable LSD radix sort of `items` by their upper 32 bits; `spare` is scratch.
-///
-/// The digits cover only the bits in which the keys differ from the smallest one: the
-/// probabilities of a class usually span fewer than 2^24 high halves (a dozen binades), which
-/// two passes of 12 bits sort; wider spans take three passes of 11 bits.
-fn radix_sort_high_half(items: &mut Vec<u64>, spare: &mut Vec<u64>) {
-    const MAX_BUCKETS: usize = 1 << 12;
-    let Some(low) = items.iter().map(|&k| k >> 32).min() else {
-        return;
-    };
-    let high = items.iter().map(|&k| k >> 32).max().expect("not empty");
-    let span_bits = 64 - (high - low).leading_zeros();
-    let (digit_bits, passes) = if span_bits <= 24 { (12, 2) } else { (11, 3) };
-    let mask = (1usize << digit_bits) - 1;
-    let digit = |k: u64, pass: u32| (((k >> 32) - low) >> (pass * digit_bits)) as usize & mask;
-    let mut counts = [[0u32; MAX_BUCKETS]; 3];
-    for &k in items.iter() {
-        for pass in 0..passes {
-            counts[pass as usize][digit(k, pass)] += 1;
-        }
-    }
-    spare.clear();
-    spare.resize(items.len(), 0);
-    for pass in 0..passes {
-        let counts = &counts[pass as usize][..=mask];
-        if counts.contains(&(items.len() as u32)) {
-            continue; // every key has the same digit here
-        }
-        let mut next = [0u32; MAX_BUCKETS];
-        let mut sum = 0;
-        for (b, &c) in counts.iter().enumerate() {
-            next[b] = sum;
-            sum += c;
-        }
-        for &item in items.iter() {
-            let b = digit(item, pass);
-            spare[next[b] as usize] = item;
-            next[b] += 1;
-        }
-        std::mem::swap(items, spare);
-    }
+    run: Vec<(u64, u32)>,
 }
 
 /// A key whose ascending order is the descending order of `p` (a total order on floats that
 /// treats `-0.0` and `0.0` as equal).
 #[inline]
-fn descending_key(p: f64) -> u64 {
+const fn descending_key(p: f64) -> u64 {
     let bits = (p + 0.0).to_bits(); // -0.0 + 0.0 == +0.0
     let ascending = if bits >> 63 == 1 {
         !bits
@@ -779,7 +920,7 @@ mod tests {
     }
 
     #[test]
-    fn radix_order_equals_a_comparison_sort() {
+    fn radix_ranking_equals_a_comparison_sort() {
         let mut rng = crate::rng::Rng::new(5);
         let mut scores: Vec<f64> = (0..5000)
             .map(|i| match i % 4 {
@@ -791,36 +932,138 @@ mod tests {
             })
             .collect();
         scores.extend([0.0, -0.0, 1.0, 1.0, 0.0]);
-        // Zeros make the keys span all 32 bits (three passes)...
-        check_radix_order(&scores);
+        let every_third = |n: usize| (0..n).map(|r| u8::from(r % 3 == 0)).collect::<Vec<_>>();
+        let truth = every_third(scores.len());
+        // Zeros and scores below 2^-40 share one coarse key, sorted by their whole keys...
+        check_ranked(&truth, &scores);
+        let mut tiny = scores.clone();
+        tiny.extend([1e-300, 5e-324, 1e-13, 0.0, 2e-13, 1e-300, 3e-20, -0.0]);
+        check_ranked(&every_third(tiny.len()), &tiny);
         // ...scores within a few binades take two passes of 12 bits...
-        check_radix_order(&scores.iter().map(|p| 0.01 + p * 0.98).collect::<Vec<_>>());
+        check_ranked(
+            &truth,
+            &scores.iter().map(|p| 0.01 + p * 0.98).collect::<Vec<_>>(),
+        );
         // ...and one binade, or a single value, leaves passes out.
-        check_radix_order(&scores.iter().map(|p| 0.5 + p * 0.49).collect::<Vec<_>>());
-        check_radix_order(&[0.25; 7]);
-        check_radix_order(&[]);
+        check_ranked(
+            &truth,
+            &scores.iter().map(|p| 0.5 + p * 0.49).collect::<Vec<_>>(),
+        );
+        check_ranked(&[1, 0, 0, 1, 0, 1, 1], &[0.25; 7]);
+        check_ranked(&[], &[]);
+        // Rounded scores: nearly every row is tied with others.
+        let rounded: Vec<f64> = scores
+            .iter()
+            .map(|p| (p * 1000.0).round() / 1000.0)
+            .collect();
+        check_ranked(&truth, &rounded);
     }
 
-    fn check_radix_order(scores: &[f64]) {
-        let truth: Vec<u8> = (0..scores.len()).map(|r| (r % 3 == 0) as u8).collect();
-        let order: Vec<u32> = descending_order(&truth, scores)
-            .iter()
-            .map(|&e| {
-                let row = tagged_row(e);
-                assert_eq!(e as u32 & POSITIVE_TAG != 0, truth[row as usize] == 1);
-                row
-            })
-            .collect();
-        let mut expected: Vec<u32> = (0..scores.len() as u32).collect();
-        expected.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
-        let sorted = |o: &[u32]| o.iter().map(|&r| scores[r as usize]).collect::<Vec<_>>();
-        assert_eq!(sorted(&order), sorted(&expected));
-        // Exact ties keep row order.
-        for w in order.windows(2) {
-            if scores[w[0] as usize] == scores[w[1] as usize] {
-                assert!(w[0] < w[1]);
+    #[test]
+    fn rows_below_the_lowest_positive_are_left_out_but_its_ties_stay() {
+        // Lowest positive 0.3, tied with two negatives (rows 1 and 5); 0.1 and 0.05 go.
+        let (truth, scores) = ([1, 0, 0, 1, 0, 0, 0], [0.9, 0.3, 0.1, 0.3, 0.05, 0.3, 0.95]);
+        let ranked = check_ranked(&truth, &scores);
+        assert_eq!(ranked.rows, [6, 0, 1, 5, 3]);
+        assert_eq!((ranked.positives, ranked.negatives), (2, 5));
+        // The left-out rows still count as negatives: AUROC = 1 - (1 + 1 + 2·½) / (2·5).
+        assert!((ranked.unweighted().unwrap().auroc - 0.7).abs() < 1e-15);
+    }
+
+    #[test]
+    fn edge_cases_rank_like_a_comparison_sort() {
+        let cases: &[(&[u8], &[f64])] = &[
+            // Every positive tied, with negatives above, alongside and below.
+            (&[0, 1, 0, 1, 1, 0], &[0.9, 0.5, 0.5, 0.5, 0.5, 0.1]),
+            // One positive: at the top, in the middle, at the very bottom.
+            (&[1, 0, 0, 0], &[0.8, 0.6, 0.4, 0.2]),
+            (&[0, 0, 1, 0], &[0.8, 0.6, 0.4, 0.2]),
+            (&[0, 0, 0, 1], &[0.8, 0.6, 0.4, 0.2]),
+            // Positives at the bottom, tied with zeros (one of them -0.0).
+            (&[0, 1, 0, 0, 1], &[0.7, 0.0, -0.0, 0.4, 0.0]),
+            // Two close scores sharing a coarse key, in both orders and tied.
+            (&[1, 0, 0, 1], &[0.3, 0.3 + 1e-12, 0.3, 0.3 + 1e-12]),
+            (&[0, 1, 1, 0], &[0.3 + 1e-12, 0.3, 0.3, 0.3 + 1e-12]),
+            (&[0, 1, 0, 0], &[0.6, 0.6, 0.2, 0.1]),
+            // No positive, no negative, a single row.
+            (&[0, 0, 0], &[0.3, 0.2, 0.3]),
+            (&[1, 1, 1], &[0.3, 0.2, 0.3]),
+            (&[1], &[0.5]),
+        ];
+        for &(truth, scores) in cases {
+            check_ranked(truth, scores);
+        }
+    }
+
+    /// Checks [`RankedClass::new`] against the plain construction: every row sorted by a
+    /// comparison sort (ties in row order), tied groups of equal scores with their negatives
+    /// first, cut after the last group holding a positive.
+    fn check_ranked(truth: &[u8], scores: &[f64]) -> RankedClass {
+        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+        order.sort_by(|&a, &b| (scores[b as usize] + 0.0).total_cmp(&(scores[a as usize] + 0.0)));
+        let (mut rows, mut groups): (Vec<u32>, Vec<_>) = (vec![], vec![]);
+        for tied in order.chunk_by(|&a, &b| scores[a as usize] == scores[b as usize]) {
+            let above_end = rows.len() as u32;
+            rows.extend(tied.iter().filter(|&&r| truth[r as usize] == 0));
+            let tied_end = rows.len() as u32;
+            rows.extend(tied.iter().filter(|&&r| truth[r as usize] != 0));
+            if rows.len() as u32 > tied_end {
+                groups.push((above_end, tied_end, rows.len() as u32));
             }
         }
+        rows.truncate(groups.last().map_or(0, |g| g.2 as usize));
+        let ranked = RankedClass::new(truth, scores);
+        let got: Vec<_> = (ranked.groups.iter())
+            .map(|g| (g.above_end, g.tied_end, g.end))
+            .collect();
+        assert_eq!(got, groups, "{truth:?} {scores:?}");
+        assert_eq!(ranked.rows, rows, "{truth:?} {scores:?}");
+        let positives = truth.iter().filter(|&&y| y != 0).count() as u64;
+        assert_eq!(ranked.positives, positives);
+        assert_eq!(ranked.negatives, truth.len() as u64 - positives);
+        ranked
+    }
+
+    #[test]
+    fn unweighted_is_bit_for_bit_the_all_ones_weighting() {
+        let mut rng = crate::rng::Rng::new(11);
+        for trial in 0..30 {
+            let n = 20 + rng.below(2000) as usize;
+            let truth: Vec<u8> = (0..n).map(|_| u8::from(rng.below(10) < 3)).collect();
+            let scores: Vec<f64> = (0..n)
+                .map(|_| match trial % 3 {
+                    0 => rng.unit_f64(),
+                    1 => rng.below(30) as f64 / 30.0,
+                    _ => rng.unit_f64() as f32 as f64,
+                })
+                .collect();
+            let ranked = RankedClass::new(&truth, &scores);
+            let ones = ranked.weighted(&vec![1; n], n as u64);
+            assert_eq!(
+                ranked
+                    .unweighted()
+                    .map(|r| (r.ap.to_bits(), r.auroc.to_bits())),
+                ones.map(|r| (r.ap.to_bits(), r.auroc.to_bits())),
+                "trial {trial}"
+            );
+        }
+    }
+
+    #[test]
+    fn point_counts_come_from_every_row() {
+        // Rows below the lowest positive are left out of the ranking, not out of these.
+        let truth = [1, 0, 0, 1, 0, 0, 1];
+        let scores = [0.9, 0.6, 0.1, 0.5, 0.95, 0.0, 11.0 / 15.0];
+        let point = RankedClass::new(&truth, &scores).point;
+        assert_eq!((point.true_positives, point.predicted), (2, 4));
+        let count = point.bins.rows_positives.map(|w| (w >> 32, w as u32));
+        let mut expected = [(0, 0); 16];
+        for (&y, &p) in truth.iter().zip(&scores) {
+            let bin = &mut expected[ece_bin(p)];
+            *bin = (bin.0 + 1, bin.1 + u32::from(y));
+        }
+        assert_eq!(count, expected);
+        assert_eq!(count[10], (1, 1), "11/15 rounds below torch's boundary");
     }
 
     /// AP and AUROC straight from a full sort: groups of equal scores, best first.
@@ -930,5 +1173,20 @@ mod tests {
         }
         assert_eq!(ece_bin(11.0 / 15.0), 10);
         assert_eq!(ece_bin(0.9999999999999999), 14);
+        // The bin is the number of boundaries at or below p, minus one: around every
+        // boundary, a few ulps either way, and anywhere in between.
+        let by_search = |p: f64| ECE_BOUNDARIES.iter().filter(|&&b| b <= p).count() - 1;
+        let mut rng = crate::rng::Rng::new(3);
+        let near = ECE_BOUNDARIES.iter().flat_map(|b| {
+            (-3i64..=3).map(move |d| f64::from_bits(b.to_bits().saturating_add_signed(d)))
+        });
+        for p in near
+            .chain((0..10_000).map(|_| rng.unit_f64()))
+            .chain([-0.0, 0.5])
+        {
+            if (0.0..=1.0).contains(&p) {
+                assert_eq!(ece_bin(p), by_search(p), "{p:e}");
+            }
+        }
     }
 }
