@@ -224,18 +224,28 @@ pub fn score_ranked(reference: &Reference, ranked: &[RankedClass]) -> Result<Sco
 /// Checks that `predictions` are aligned to `reference` (same ids in the same order, one
 /// score vector per task label, every value in [0, 1]) and ranks every class.
 pub fn rank_classes(reference: &Reference, predictions: &Predictions) -> Result<Vec<RankedClass>> {
-    check_aligned(reference, predictions)?;
-    Ok(reference
+    // The values are checked by the ranking's first pass, which reads them anyway. When the
+    // shapes or the values are wrong, the whole check runs (again) for its exact message,
+    // the first problem in label order.
+    check_aligned(reference, predictions, false)
+        .or_else(|_| check_aligned(reference, predictions, true))?;
+    let ranked: Vec<(RankedClass, bool)> = reference
         .labels
         .par_iter()
         .zip(predictions.scores.par_iter())
         .map_init(SortScratch::default, |scratch, (labels, scores)| {
             RankedClass::new_in(labels, scores, scratch)
         })
-        .collect())
+        .collect();
+    if ranked.iter().any(|&(_, probabilities)| !probabilities) {
+        check_aligned(reference, predictions, true)?;
+    }
+    Ok(ranked.into_iter().map(|(class, _)| class).collect())
 }
 
-fn check_aligned(reference: &Reference, predictions: &Predictions) -> Result<()> {
+/// Checks that the predictions have the reference's shape (label columns, ids, rows) and,
+/// when `values`, that every value is a probability.
+fn check_aligned(reference: &Reference, predictions: &Predictions, values: bool) -> Result<()> {
     let task = &reference.task;
     let labels = task.labels.len();
     if reference.labels.len() != labels || predictions.scores.len() != labels {
@@ -265,7 +275,8 @@ fn check_aligned(reference: &Reference, predictions: &Predictions) -> Result<()>
                 reference.len()
             )));
         }
-        if let Some(r) = scores.iter().position(|p| !(0.0..=1.0).contains(p)) {
+        let outside = || scores.iter().position(|p| !(0.0..=1.0).contains(p));
+        if let Some(r) = values.then(outside).flatten() {
             return Err(ScoringError::refused(format!(
                 "image \"{}\", column \"{label}\": value \"{}\" is not a probability in [0, 1]",
                 reference.ids[r], scores[r]
@@ -364,11 +375,24 @@ pub const ECE_BOUNDARIES: [f64; 16] = [
 pub fn ece_bin(p: f64) -> usize {
     // p·15 is within far less than a bin of the right one: one step up or down settles the
     // boundary cases exactly (without branches, which mispredict on real scores).
-    let k = ((p * 15.0) as usize).min(15);
-    let up = (k < 15) & (p >= ECE_BOUNDARIES[(k + 1).min(15)]);
+    // Clamped as a float (NaN and negatives to 0, as a saturating cast would), which
+    // compiles to two instructions rather than tests and branches on the integer.
+    let k = (p * 15.0).clamp(0.0, 15.0) as i32 as usize;
+    let up = p >= ECE_NEXT_BOUNDARY[k];
     let down = (k > 0) & (p < ECE_BOUNDARIES[k]);
     k + usize::from(up) - usize::from(down)
 }
+
+/// The boundary above each bin (+inf above the last), so that the step up needs no test.
+const ECE_NEXT_BOUNDARY: [f64; 16] = {
+    let mut next = [f64::INFINITY; 16];
+    let mut k = 0;
+    while k < 15 {
+        next[k] = ECE_BOUNDARIES[k + 1];
+        k += 1;
+    }
+    next
+};
 
 /// The calibration bins of one class, filled row by row (see [`ece_bin`]).
 #[derive(Debug, Clone, Default)]
@@ -454,12 +478,17 @@ struct PointCounts {
 impl RankedClass {
     /// Sorts one class. `truth` holds 0/1 labels, `scores` probabilities (no NaN).
     pub fn new(truth: &[u8], scores: &[f64]) -> RankedClass {
-        Self::new_in(truth, scores, &mut SortScratch::default())
+        Self::new_in(truth, scores, &mut SortScratch::default()).0
     }
 
     /// [`RankedClass::new`] sorting in `scratch`, whose buffers are reused from class to
-    /// class (fresh megabyte-sized buffers per class cost thousands of page faults).
-    pub(crate) fn new_in(truth: &[u8], scores: &[f64], scratch: &mut SortScratch) -> RankedClass {
+    /// class (fresh megabyte-sized buffers per class cost thousands of page faults); also
+    /// tells whether every score was a probability in [0, 1].
+    pub(crate) fn new_in(
+        truth: &[u8],
+        scores: &[f64],
+        scratch: &mut SortScratch,
+    ) -> (RankedClass, bool) {
         assert_eq!(truth.len(), scores.len());
         assert!(scores.len() <= POSITIVE_TAG as usize, "too many rows");
         let SortScratch { items, spare, run } = scratch;
@@ -515,14 +544,15 @@ impl RankedClass {
         debug_assert_eq!(at.rows, rows.len());
         groups.truncate(at.groups);
         groups.shrink_to_fit();
-        RankedClass {
+        let ranked = RankedClass {
             positives,
             negatives: truth.len() as u64 - positives,
             row_count: truth.len(),
             rows,
             groups,
             point: first.point,
-        }
+        };
+        (ranked, first.probabilities)
     }
 
     /// True when the class has both positives and negatives.
@@ -784,25 +814,8 @@ fn sort_descending<'s>(
     const MAX_DIGIT: u32 = 12;
     const MAX_PASSES: usize = COARSE_BITS.div_ceil(MAX_DIGIT) as usize;
     const BUCKETS: usize = 1 << MAX_DIGIT;
-    let (mut positives, mut last_positive, mut best) = (0u64, 0u64, u64::MAX);
-    let (mut true_positives, mut predicted) = (0u64, 0u64);
-    let mut bins = EceBins::default();
-    // Without branches: which rows are positive or predicted positive is unpredictable.
-    for (&y, &p) in truth.iter().zip(scores) {
-        let key = descending_key(p);
-        positives += u64::from(y != 0);
-        last_positive = last_positive.max(if y != 0 { key } else { 0 });
-        best = best.min(key);
-        bins.add(y, p);
-        true_positives += u64::from((y != 0) & (p > 0.5));
-        predicted += u64::from(p > 0.5);
-    }
-    let point = PointCounts {
-        true_positives,
-        predicted,
-        bins,
-    };
-    let first = FirstPass { positives, point };
+    let first = first_pass(truth, scores);
+    let (positives, last_positive, best) = (first.positives, first.last_positive, first.best);
     if positives == 0 {
         return (first, &[]);
     }
@@ -858,7 +871,46 @@ fn sort_descending<'s>(
 /// What [`sort_descending`] learns in its first pass over a class's rows.
 struct FirstPass {
     positives: u64,
+    /// The [`descending_key`] of the lowest positive (0 without positives).
+    last_positive: u64,
+    /// The smallest [`descending_key`]: the best score's.
+    best: u64,
+    /// True when every score is in [0, 1] (no NaN).
+    probabilities: bool,
     point: PointCounts,
+}
+
+/// The first pass over a class's rows. Kept apart so that its few running values stay in
+/// registers (inlined into the sort, some were kept in memory, a store and a reload per row);
+/// branch-free, since which rows are positive or predicted positive is unpredictable.
+#[inline(never)]
+fn first_pass(truth: &[u8], scores: &[f64]) -> FirstPass {
+    let (mut last_positive, mut best) = (0u64, u64::MAX);
+    // Rows predicted positive (upper 32 bits) and true positives among them (lower 32 bits).
+    let mut predicted_true = 0u64;
+    let mut bins = EceBins::default();
+    let mut probabilities = true;
+    for (&y, &p) in truth.iter().zip(scores) {
+        probabilities &= (0.0..=1.0).contains(&p);
+        let key = descending_key(p);
+        last_positive = last_positive.max(if y != 0 { key } else { 0 });
+        best = best.min(key);
+        bins.add(y, p);
+        let counts = 1 << 32 | u64::from(y != 0);
+        predicted_true += std::hint::select_unpredictable(p > 0.5, counts, 0);
+    }
+    let positives = bins.rows_positives.iter().map(|&w| w & 0xffff_ffff).sum();
+    FirstPass {
+        positives,
+        last_positive,
+        best,
+        probabilities,
+        point: PointCounts {
+            true_positives: predicted_true & 0xffff_ffff,
+            predicted: predicted_true >> 32,
+            bins,
+        },
+    }
 }
 
 /// The buffers of the ranking sort, kept between classes.
@@ -1154,6 +1206,46 @@ mod tests {
         let a = ranking(&[1, 0, 0], &[0.0, -0.0, 0.5]);
         let b = ranking(&[1, 0, 0], &[0.0, 0.0, 0.5]);
         assert_eq!(a, b);
+    }
+
+    /// Task 1 reference and predictions of six images, every class alike.
+    fn six_images() -> (Reference, Predictions) {
+        let task = crate::task::Task::builtin(1).unwrap();
+        let labels = task.labels.len();
+        let ids: Vec<String> = (0..6).map(|r| format!("img{r}")).collect();
+        let predictions = Predictions {
+            ids: ids.clone(),
+            scores: vec![vec![0.9, 0.1, 0.8, 0.2, 0.3, 0.7]; labels],
+            warnings: vec![],
+        };
+        let truth = vec![vec![1, 0, 1, 0, 0, 1]; labels];
+        (Reference::new(task, ids, truth, None), predictions)
+    }
+
+    #[test]
+    fn a_value_outside_0_1_is_refused_naming_the_first_in_label_order() {
+        let (reference, mut predictions) = six_images();
+        assert_eq!(score(&reference, &predictions).unwrap().map, 1.0);
+        predictions.scores[7][1] = 1.5;
+        predictions.scores[3][5] = f64::NAN;
+        predictions.scores[3][4] = -0.25;
+        let expected = format!(
+            "image \"img4\", column \"{}\": value \"-0.25\" is not a probability in [0, 1]",
+            reference.task.labels[3]
+        );
+        let refused = |p: &Predictions| match rank_classes(&reference, p) {
+            Err(ScoringError::Refused(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(refused(&predictions), expected);
+        // A shape problem in a later column does not hide the value problem before it.
+        predictions.scores[9].pop();
+        assert_eq!(refused(&predictions), expected);
+        predictions.scores[3] = vec![0.5; 6];
+        assert!(refused(&predictions).starts_with(&format!(
+            "image \"img1\", column \"{}\": value \"1.5\"",
+            reference.task.labels[7]
+        )));
     }
 
     #[test]
