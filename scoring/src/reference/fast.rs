@@ -39,7 +39,9 @@ pub(super) fn parse(layout: &Layout<'_>) -> Option<Reference> {
     let lines: Vec<usize> = chunks.par_iter().map(|c| line_count(c)).collect();
     let total_lines: usize = lines.iter().sum();
     let mut labels: Vec<Vec<u8>> = task.labels.iter().map(|_| vec![0; total_lines]).collect();
-    let mut ids = vec![String::new(); total_lines];
+    let mut ids: Vec<String> = std::iter::repeat_with(String::new)
+        .take(total_lines)
+        .collect();
     let mut hashes = vec![0u64; total_lines];
     let outputs = split_outputs(&lines, &mut labels, &mut ids, &mut hashes);
     let plan = Plan::new(roles);
@@ -325,9 +327,11 @@ impl ChunkReader<'_, '_> {
             if word & FOUR_CELLS_MASK != FOUR_CELLS {
                 return None;
             }
-            for (i, cells) in four.chunks_exact_mut(BLOCK).enumerate() {
-                cells[row] = (word >> (16 * i)) as u8 & 1;
-            }
+            // The digits' low bits, at bytes 0, 2, 4 and 6 (`row < BLOCK`: no bounds checks).
+            four[row] = word as u8 & 1;
+            four[BLOCK + row] = (word >> 16) as u8 & 1;
+            four[2 * BLOCK + row] = (word >> 32) as u8 & 1;
+            four[3 * BLOCK + row] = (word >> 48) as u8 & 1;
             pos += 8;
         }
         for cells in fours.into_remainder().chunks_exact_mut(BLOCK) {
