@@ -37,6 +37,9 @@
 //!   a stage running longer than `job_timeout` (default 30 min) fails with that reason.
 //!   A result the database refuses (a server fault) puts the job back in the queue without
 //!   counting the attempt, the reason kept in `jobs.error`; the submission never fails for it.
+//!   When recording that outcome (or a failure) is refused too, the worker tries again with a
+//!   growing delay (at most 30 s) until it is written; a shutdown stops the attempts and the
+//!   next start re-queues the job.
 //! - **Faults**: an upload the disk cannot take (tmp/ or files/ unwritable, full, failing)
 //!   is answered 507 with one line, records nothing and costs no quota; the database locked
 //!   by other writers is waited for (30 s busy timeout, every write transaction `BEGIN

@@ -19,6 +19,44 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
+/// A real failing write in the worker's transaction: the database aborts every insert of
+/// scores until the trigger is dropped.
+const REFUSE_SCORES: &str = "CREATE TRIGGER refuse_scores BEFORE INSERT ON scores
+    BEGIN SELECT RAISE(ABORT, 'simulated storage fault'); END";
+
+/// The write that puts a job back in the queue fails too.
+const REFUSE_REQUEUE: &str = "CREATE TRIGGER refuse_requeue BEFORE UPDATE ON jobs
+    WHEN OLD.status = 'running' AND NEW.status = 'queued'
+    BEGIN SELECT RAISE(ABORT, 'simulated storage fault'); END";
+
+/// Runs statements on the server's own pool.
+async fn execute(app: &TestApp, statements: &[&str]) {
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(&app.state.pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits for submission `id`, which met a storage fault, and checks it ended scored with its
+/// one job run once as far as crashes go (the fault's retries are not counted).
+async fn scored_once_after_the_fault(app: &TestApp, id: &str) {
+    let v = app.wait_scored(id).await;
+    assert_eq!(v["status"], "finished", "{v}");
+    assert!(v["error"].is_null(), "{v}");
+    let (attempts, error): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, error FROM jobs WHERE stage = 1")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts, 1,
+        "retries after a storage fault are not counted as crashes"
+    );
+    assert!(error.is_none());
+}
+
 /// Uploads once with the disk broken and checks the answer: 507, one line of JSON, nothing
 /// recorded, nothing charged, the server still answering.
 async fn upload_fails_cleanly(app: &TestApp, token: &str, file: &[u8], before: (i64, i64)) {
@@ -282,15 +320,7 @@ async fn a_score_the_database_refuses_is_queued_again_not_failed() {
     let (data, task) = task3_data(200, 81);
     app.load_reference("pub", &data.reference_csv).await;
     let token = app.team("Unlucky").await;
-    // A real failing write in the worker's transaction: the database aborts every insert
-    // of scores until the trigger is dropped.
-    sqlx::query(
-        "CREATE TRIGGER refuse_scores BEFORE INSERT ON scores
-         BEGIN SELECT RAISE(ABORT, 'simulated storage fault'); END",
-    )
-    .execute(&app.state.pool)
-    .await
-    .unwrap();
+    execute(&app, &[REFUSE_SCORES]).await;
     let id = app
         .submit(
             "pub",
@@ -322,24 +352,81 @@ async fn a_score_the_database_refuses_is_queued_again_not_failed() {
         "a server fault never fails the team's submission: {v}"
     );
 
-    sqlx::query("DROP TRIGGER refuse_scores")
-        .execute(&app.state.pool)
+    execute(&app, &["DROP TRIGGER refuse_scores"]).await;
+    scored_once_after_the_fault(&app, &id).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_whose_requeue_is_refused_too_is_recorded_once_the_fault_goes_no_restart() {
+    let app = spawn_app().await;
+    let (data, task) = task3_data(200, 82);
+    app.load_reference("pub", &data.reference_csv).await;
+    let token = app.team("Doubly Unlucky").await;
+    // The score insert fails, and so does the write that would put the job back in the
+    // queue: the worker can record nothing while the fault lasts.
+    execute(&app, &[REFUSE_SCORES, REFUSE_REQUEUE]).await;
+    let id = app
+        .submit(
+            "pub",
+            &token,
+            task3_submission(&data, &task, 1.0, 10).as_bytes(),
+        )
+        .await;
+    // Scoring a 200-row file takes milliseconds: after 3 s the worker has met both faults.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = app
+        .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
+        .await;
+    assert_eq!(
+        v["status"], "running",
+        "held by the fault, never failed: {v}"
+    );
+    let scores: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scores")
+        .fetch_one(&app.state.pool)
         .await
         .unwrap();
-    let v = app.wait_scored(&id).await;
-    assert_eq!(v["status"], "finished", "{v}");
-    assert!(v["error"].is_null(), "{v}");
-    let (attempts, error): (i64, Option<String>) =
-        sqlx::query_as("SELECT attempts, error FROM jobs WHERE stage = 1")
-            .fetch_one(&app.state.pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        attempts, 1,
-        "retries after a storage fault are not counted as crashes"
-    );
-    assert!(error.is_none());
+    assert_eq!(scores, 0);
+
+    // The fault goes away: the same server (no restart) queues the job again and scores it.
+    execute(
+        &app,
+        &["DROP TRIGGER refuse_scores", "DROP TRIGGER refuse_requeue"],
+    )
+    .await;
+    scored_once_after_the_fault(&app, &id).await;
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_shutdown_is_not_held_up_by_a_job_waiting_for_such_a_fault() {
+    let mut app = spawn_app().await;
+    let (data, task) = task3_data(200, 83);
+    app.load_reference("pub", &data.reference_csv).await;
+    let token = app.team("Stopped Mid-Fault").await;
+    execute(&app, &[REFUSE_SCORES, REFUSE_REQUEUE]).await;
+    app.submit(
+        "pub",
+        &token,
+        task3_submission(&data, &task, 1.0, 11).as_bytes(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let db_path = app.dir.join("tailboard.sqlite");
+    let _keep = app._tmp.take(); // the data folder outlives the server
+                                 // Workers are waited for at shutdown: one retrying forever would hang it.
+    tokio::time::timeout(Duration::from_secs(15), app.stop())
+        .await
+        .expect("the server stops while a job waits for the database");
+    // The job was left running: the next start queues it again (tests/crash.rs).
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
+        .await
+        .unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE stage = 1")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(status, "running");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! durable queue in `db::jobs` and run the engine on lower-priority threads ([`priority`]),
 //! so scoring never stalls the web server. A worker wakes when an upload is queued, and polls once a
 //! second for jobs added by another process (the admin command `load-reference`). A result
-//! the database refuses is not the submission's fault: the job goes back to the queue.
+//! the database refuses is not the submission's fault: the job goes back to the queue; if
+//! even that write is refused, it is tried again (1 s, 2 s, ... at most 30 s apart) until the
+//! fault goes away.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,7 +81,7 @@ pub fn spawn(
                         break;
                     }
                     match db::jobs::claim(&state.pool).await {
-                        Ok(Some(job)) => run(&state, job).await,
+                        Ok(Some(job)) => run(&state, job, &mut shutdown).await,
                         Ok(None) => {
                             tokio::select! {
                                 _ = state.queue.notified() => {}
@@ -113,31 +115,75 @@ impl From<String> for JobError {
     }
 }
 
+/// What the database must be told once a job has run.
+enum Outcome {
+    /// Nothing more: the stage wrote its results itself.
+    Stored,
+    /// The submission failed, with the one-line reason the team sees.
+    Failed(String),
+    /// The result could not be stored: back to the queue, with this reason.
+    Release(String),
+}
+
+/// Longest wait between two attempts to record an outcome.
+const MAX_RECORD_DELAY: Duration = Duration::from_secs(30);
+
 /// Runs one job and records its outcome (results, the one-line reason, or a retry).
-async fn run(state: &AppState, job: ClaimedJob) {
+///
+/// When even that record is refused (a disk or database fault), it is tried again with a
+/// growing delay until it is written, so the job never stays `running` behind a fault that
+/// went away; only a shutdown stops the attempts, and the next start queues the job again.
+async fn run(state: &AppState, job: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
     let outcome = match job.stage {
         1 => stage_scores(state, &job).await,
         _ => stage_intervals(state, &job).await,
     };
-    let recorded = match outcome {
-        Ok(()) => Ok(()),
+    let outcome = match outcome {
+        Ok(()) => Outcome::Stored,
         Err(JobError::Failed(reason)) => {
             tracing::warn!("job {} (stage {}) failed: {reason}", job.id, job.stage);
-            db::jobs::fail(&state.pool, &job, &reason).await.map(|_| ())
+            Outcome::Failed(reason)
         }
         Err(JobError::Storing(e)) => {
             let reason = format!("could not store the result, queued again: {e}");
             tracing::error!("job {} (stage {}): {reason}", job.id, job.stage);
-            let released = db::jobs::release(&state.pool, &job, &reason).await;
-            // Give the database a moment before the job is claimed again.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            released.map(|_| ())
+            Outcome::Release(reason)
         }
     };
-    if let Err(e) = recorded {
-        // The job stays `running`; the next start re-queues it.
-        tracing::error!("job {}: cannot record the outcome: {e}", job.id);
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let recorded = match &outcome {
+            Outcome::Stored => return,
+            Outcome::Failed(reason) => db::jobs::fail(&state.pool, &job, reason).await,
+            Outcome::Release(reason) => db::jobs::release(&state.pool, &job, reason).await,
+        };
+        let e = match recorded {
+            // Give the database a moment before a released job is claimed again.
+            Ok(_) if matches!(outcome, Outcome::Release(_)) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
+            Ok(_) => return,
+            Err(e) => e,
+        };
+        tracing::error!(
+            "job {}: cannot record the outcome, trying again in {} s: {e}",
+            job.id,
+            delay.as_secs()
+        );
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => break,
+        }
+        delay = (delay * 2).min(MAX_RECORD_DELAY);
     }
+    tracing::warn!(
+        "job {} stays running until the next start, which queues it again",
+        job.id
+    );
 }
 
 /// Reads the stored submission and validates it against the reference (on a blocking
