@@ -373,11 +373,21 @@ async fn a_job_whose_requeue_is_refused_too_is_recorded_once_the_fault_goes_no_r
             task3_submission(&data, &task, 1.0, 10).as_bytes(),
         )
         .await;
-    // Scoring a 200-row file takes milliseconds: after 3 s the worker has met both faults.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let v = app
-        .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
-        .await;
+    // Claimed, then held by the fault: scoring 200 rows takes milliseconds, so 2 s after the
+    // claim the worker has met both faults (on a starved machine it may meet them later, and
+    // the checks below still hold).
+    let path = format!("/api/v1/submissions/{id}");
+    let mut v = app.get_json(&path, Some(&token)).await;
+    for _ in 0..600 {
+        if v["status"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        v = app.get_json(&path, Some(&token)).await;
+    }
+    assert_eq!(v["status"], "running", "{v}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let v = app.get_json(&path, Some(&token)).await;
     assert_eq!(
         v["status"], "running",
         "held by the fault, never failed: {v}"
