@@ -785,11 +785,16 @@ async fn a_declared_oversized_or_truncated_body_is_refused_without_a_trace() {
     drop(stream);
 
     assert_eq!(refused_rows(&app).await, 1, "only the oversized one counts");
-    // The dropped upload's handler may still be cleaning up: wait for its temp file to go
-    // (generously: on 2 busy cores running the other tests of this file, 5 s was once short).
-    for _ in 0..600 {
-        if temp_files(&app) == 0 {
-            break;
+    // The dropped upload's handler may not have started yet, or may still be cleaning up:
+    // its temp file can appear after a first look finds none. Wait until none has been seen
+    // for 2 s in a row (at most 30 s), then check.
+    let mut quiet_since = std::time::Instant::now();
+    let started = std::time::Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        if temp_files(&app) > 0 {
+            quiet_since = std::time::Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
