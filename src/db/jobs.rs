@@ -147,17 +147,40 @@ pub async fn claim(pool: &SqlitePool) -> DbResult<Option<ClaimedJob>> {
     }))
 }
 
-/// Marks the claimed job done; false (and nothing written) when the claim was lost.
-async fn finish(conn: &mut SqliteConnection, job: &ClaimedJob) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'done', finished_at = ?, error = NULL
-         WHERE id = ? AND status = 'running' AND claim = ?",
-    )
-    .bind(ts(Utc::now()))
-    .bind(job.id)
-    .bind(&job.claim)
-    .execute(&mut *conn)
-    .await?;
+/// How a claimed job ends.
+#[derive(Clone, Copy)]
+enum End<'a> {
+    /// Its results are stored.
+    Done,
+    /// It failed, with the one-line reason.
+    Failed(&'a str),
+    /// Back to the queue after a storage fault, the attempt not counted, the reason kept.
+    Released(&'a str),
+}
+
+/// Ends the claimed job's row as `end` says; false (and nothing written) when the claim was
+/// lost. Every way a job ends goes through this one claim check.
+async fn settle(conn: &mut SqliteConnection, job: &ClaimedJob, end: End<'_>) -> DbResult<bool> {
+    // ?1 finished_at, ?2 error, ?3 id, ?4 claim (a statement may leave a number unused).
+    let (set, error) = match end {
+        End::Done => ("status = 'done', finished_at = ?1, error = ?2", None),
+        End::Failed(reason) => (
+            "status = 'failed', finished_at = ?1, error = ?2",
+            Some(reason),
+        ),
+        End::Released(reason) => (
+            "status = 'queued', claim = NULL, attempts = MAX(attempts - 1, 0), error = ?2",
+            Some(reason),
+        ),
+    };
+    let sql = format!("UPDATE jobs SET {set} WHERE id = ?3 AND status = 'running' AND claim = ?4");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ts(Utc::now()))
+        .bind(error)
+        .bind(job.id)
+        .bind(&job.claim)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -209,7 +232,7 @@ pub async fn complete_scores(
     scores: &Scores,
 ) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    if !finish(&mut tx, job).await? {
+    if !settle(&mut tx, job, End::Done).await? {
         return Ok(false);
     }
     let now = ts(Utc::now());
@@ -282,7 +305,7 @@ pub async fn complete_intervals(
     intervals: &Intervals,
 ) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    if !finish(&mut tx, job).await? {
+    if !settle(&mut tx, job, End::Done).await? {
         return Ok(false);
     }
     sqlx::query(
@@ -319,17 +342,7 @@ pub async fn complete_intervals(
 /// Records a failed job with its one-line reason; a stage-1 failure fails the submission.
 pub async fn fail(pool: &SqlitePool, job: &ClaimedJob, reason: &str) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'failed', finished_at = ?, error = ?
-         WHERE id = ? AND status = 'running' AND claim = ?",
-    )
-    .bind(ts(Utc::now()))
-    .bind(reason)
-    .bind(job.id)
-    .bind(&job.claim)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    if !settle(&mut tx, job, End::Failed(reason)).await? {
         return Ok(false);
     }
     if job.stage == 1 {
@@ -347,17 +360,7 @@ pub async fn fail(pool: &SqlitePool, job: &ClaimedJob, reason: &str) -> DbResult
 /// the organizers. False when the claim was lost (nothing written).
 pub async fn release(pool: &SqlitePool, job: &ClaimedJob, reason: &str) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'queued', claim = NULL, attempts = MAX(attempts - 1, 0),
-             error = ?
-         WHERE id = ? AND status = 'running' AND claim = ?",
-    )
-    .bind(reason)
-    .bind(job.id)
-    .bind(&job.claim)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    if !settle(&mut tx, job, End::Released(reason)).await? {
         return Ok(false);
     }
     if job.stage == 1 {
