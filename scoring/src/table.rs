@@ -380,6 +380,56 @@ fn split_lines<S: RowSink>(
     Ok(sink)
 }
 
+/// Where the text cell starting at `pos` ends: the first `,`, `\n`, `\r` or `"` (or the
+/// end of `bytes`); and whether the cell is all ASCII. Used by the fast readers of both
+/// files, which give up on a cell that stops at a quote or a bare carriage return.
+pub(crate) fn cell_end(bytes: &[u8], mut pos: usize) -> (usize, bool) {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut ascii = true;
+    // Eight bytes at a time: a byte equal to `c` is a zero byte of `word ^ c`, flagged by the
+    // classic has-zero trick. Bytes above a flagged one may be flagged falsely; the lowest
+    // flag (the first byte in file order) is always right.
+    while let Some(eight) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        let zero_of = |c: u8| {
+            let x = word ^ (ONES * u64::from(c));
+            x.wrapping_sub(ONES) & !x & HIGH
+        };
+        let found = zero_of(b',') | zero_of(b'\n') | zero_of(b'\r') | zero_of(b'"') | (word & HIGH);
+        if found == 0 {
+            pos += 8;
+            continue;
+        }
+        pos += found.trailing_zeros() as usize / 8;
+        if bytes[pos] < 0x80 {
+            return (pos, ascii);
+        }
+        ascii = false;
+        pos += 1;
+    }
+    while let Some(&b) = bytes.get(pos) {
+        if matches!(b, b',' | b'\n' | b'\r' | b'"') {
+            break;
+        }
+        ascii &= b < 0x80;
+        pos += 1;
+    }
+    (pos, ascii)
+}
+
+/// Where the next line starts when a line ends at `pos`: `pos` itself at the end of `bytes`,
+/// after the `\n` or `\r\n` there; `None` when something else is at `pos`.
+#[inline]
+pub(crate) fn next_line(bytes: &[u8], pos: usize) -> Option<usize> {
+    match bytes.get(pos..)? {
+        [] => Some(pos),
+        [b'\n', ..] => Some(pos + 1),
+        [b'\r', b'\n', ..] => Some(pos + 2),
+        _ => None,
+    }
+}
+
 /// `s` without surrounding whitespace, checking the cheap common case first.
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
@@ -494,6 +544,45 @@ mod tests {
             rows(b"a,b\nx,1\nx,\xff\n").unwrap_err(),
             "row 3, column \"b\": the text is not valid UTF-8; save the file as UTF-8"
         );
+    }
+
+    #[test]
+    fn text_cells_end_at_the_first_separator_quote_or_carriage_return() {
+        let line = "abcdefghijklmnopqrstuvwxyz0123456789é-ü_./: ;|\t".as_bytes();
+        for stop in [b',', b'\n', b'\r', b'"'] {
+            for at in 0..line.len() {
+                let mut bytes = line.to_vec();
+                bytes[at] = stop;
+                let end = bytes
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'\n' | b'\r' | b'"'));
+                let end = end.unwrap();
+                for from in 0..=at {
+                    let ascii = bytes[from..end].is_ascii();
+                    assert_eq!(
+                        cell_end(&bytes, from),
+                        (end, ascii),
+                        "{stop} at {at} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(cell_end(line, 0), (line.len(), false));
+        assert_eq!(cell_end(line, 41), (line.len(), true));
+    }
+
+    #[test]
+    fn lines_end_at_lf_crlf_or_the_end_only() {
+        let bytes = b"a\nb\r\nc\rd";
+        assert_eq!(next_line(bytes, 1), Some(2));
+        assert_eq!(next_line(bytes, 3), Some(5));
+        assert_eq!(
+            next_line(bytes, 6),
+            None,
+            "a bare carriage return ends no line"
+        );
+        assert_eq!(next_line(bytes, 0), None);
+        assert_eq!(next_line(bytes, bytes.len()), Some(bytes.len()));
     }
 
     #[test]

@@ -225,43 +225,6 @@ impl Plan {
     }
 }
 
-/// Where the text cell starting at `pos` ends: the first `,`, `\n`, `\r` or `"` (or the
-/// end of the chunk); and whether the cell is all ASCII.
-fn text_end(bytes: &[u8], mut pos: usize) -> (usize, bool) {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let mut ascii = true;
-    // Eight bytes at a time: a byte equal to `c` is a zero byte of `word ^ c`, flagged by the
-    // classic has-zero trick. Bytes above a flagged one may be flagged falsely; the lowest
-    // flag (the first byte in file order) is always right.
-    while let Some(eight) = bytes.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
-        let zero_of = |c: u8| {
-            let x = word ^ (ONES * u64::from(c));
-            x.wrapping_sub(ONES) & !x & HIGH
-        };
-        let found = zero_of(b',') | zero_of(b'\n') | zero_of(b'\r') | zero_of(b'"') | (word & HIGH);
-        if found == 0 {
-            pos += 8;
-            continue;
-        }
-        pos += found.trailing_zeros() as usize / 8;
-        if bytes[pos] < 0x80 {
-            return (pos, ascii);
-        }
-        ascii = false;
-        pos += 1;
-    }
-    while let Some(&b) = bytes.get(pos) {
-        if matches!(b, b',' | b'\n' | b'\r' | b'"') {
-            break;
-        }
-        ascii &= b < 0x80;
-        pos += 1;
-    }
-    (pos, ascii)
-}
-
 /// Rows staged before their label cells are written out, a block at a time.
 const BLOCK: usize = 8;
 
@@ -307,12 +270,7 @@ impl ChunkReader<'_, '_> {
             }
             Last::Text(role) => pos = self.text(role, pos)?,
         }
-        match chunk[pos..] {
-            [] => Some(pos),
-            [b'\n', ..] => Some(pos + 1),
-            [b'\r', b'\n', ..] => Some(pos + 2),
-            _ => None,
-        }
+        table::next_line(chunk, pos)
     }
 
     /// Reads the `count` label cells `d,` at `pos` of slots `slot..slot + count`.
@@ -348,10 +306,10 @@ impl ChunkReader<'_, '_> {
     /// Reads the text cell at `pos`; returns where it ends.
     #[inline(always)]
     fn text(&mut self, role: Role, pos: usize) -> Option<usize> {
-        let (end, ascii) = text_end(self.chunk, pos);
+        let (end, ascii) = table::cell_end(self.chunk, pos);
         let bytes = &self.chunk[pos..end];
         let text = if ascii {
-            // SAFETY: every byte is below 0x80 (checked by `text_end`), and ASCII text is
+            // SAFETY: every byte is below 0x80 (checked by `cell_end`), and ASCII text is
             // valid UTF-8. (Validating again would cost as much as the rest of reading an id.)
             unsafe { std::str::from_utf8_unchecked(bytes) }
         } else {
@@ -406,21 +364,20 @@ fn parse_chunk<'a>(chunk: &'a [u8], plan: &'a Plan, mut out: Output<'_>) -> Opti
     let mut pos = 0;
     while pos < chunk.len() {
         // Blank lines hold no row (the general path skips them too).
-        match chunk[pos..] {
-            [b'\n', ..] => pos += 1,
-            [b'\r', b'\n', ..] => pos += 2,
-            _ if reader.rows == capacity => return None,
-            _ => {
-                let line_start = pos;
-                pos = reader.row(pos)?;
-                // Checked on the whole line: a little stricter than the general path, never
-                // looser.
-                if pos - line_start > MAX_LINE_BYTES {
-                    return None;
-                }
-                reader.end_row();
-            }
+        if let Some(next) = table::next_line(chunk, pos) {
+            pos = next;
+            continue;
         }
+        if reader.rows == capacity {
+            return None;
+        }
+        let line_start = pos;
+        pos = reader.row(pos)?;
+        // Checked on the whole line: a little stricter than the general path, never looser.
+        if pos - line_start > MAX_LINE_BYTES {
+            return None;
+        }
+        reader.end_row();
     }
     reader.write_block(reader.rows % BLOCK);
     Some(Parsed {
@@ -431,13 +388,7 @@ fn parse_chunk<'a>(chunk: &'a [u8], plan: &'a Plan, mut out: Output<'_>) -> Opti
 
 /// An id or cluster key as the general path would keep it: not empty, nothing to trim.
 fn key(text: &str) -> Option<&str> {
-    match text.as_bytes() {
-        [first, .., last] if !first.is_ascii_whitespace() && !last.is_ascii_whitespace() => {
-            Some(text)
-        }
-        [only] if !only.is_ascii_whitespace() => Some(text),
-        _ => None,
-    }
+    (!text.is_empty() && table::trim(text).len() == text.len()).then_some(text)
 }
 
 #[cfg(test)]
@@ -643,30 +594,5 @@ mod tests {
         let all_ones = format!("{header}a,1,1,1,1,1\nb,1,1,1,1,1\n");
         assert!(both(all_ones.as_bytes(), None).0.is_none());
         assert!(Reference::parse(all_ones.as_bytes(), None).is_err());
-    }
-
-    #[test]
-    fn text_cells_end_at_the_first_separator_quote_or_carriage_return() {
-        let line = "abcdefghijklmnopqrstuvwxyz0123456789é-ü_./: ;|\t".as_bytes();
-        for stop in [b',', b'\n', b'\r', b'"'] {
-            for at in 0..line.len() {
-                let mut bytes = line.to_vec();
-                bytes[at] = stop;
-                let end = bytes
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'\n' | b'\r' | b'"'));
-                let end = end.unwrap();
-                for from in 0..=at {
-                    let ascii = bytes[from..end].is_ascii();
-                    assert_eq!(
-                        text_end(&bytes, from),
-                        (end, ascii),
-                        "{stop} at {at} from {from}"
-                    );
-                }
-            }
-        }
-        assert_eq!(text_end(line, 0), (line.len(), false));
-        assert_eq!(text_end(line, 41), (line.len(), true));
     }
 }

@@ -81,18 +81,11 @@ fn parse_chunk<'p>(
     let mut previous_key = u32::MAX;
     let mut i = 0;
     while i < chunk.len() {
-        match chunk[i..] {
-            [b'\n', ..] => {
-                i += 1;
-                line += 1;
-                continue;
-            }
-            [b'\r', b'\n', ..] => {
-                i += 2;
-                line += 1;
-                continue;
-            }
-            _ => {}
+        // Blank lines hold no row but count in row numbers.
+        if let Some(next) = table::next_line(chunk, i) {
+            i = next;
+            line += 1;
+            continue;
         }
         let line_start = i;
         let mut key = None;
@@ -121,11 +114,9 @@ fn parse_chunk<'p>(
                 Role::Ignored => i = text_field(chunk, i)?,
             }
             // The separator after the field.
-            i = match (col == last, &chunk[i..]) {
-                (false, [b',', ..]) => i + 1,
-                (true, []) => i,
-                (true, [b'\n', ..]) => i + 1,
-                (true, [b'\r', b'\n', ..]) => i + 2,
+            i = match (col == last, chunk.get(i)) {
+                (false, Some(b',')) => i + 1,
+                (true, _) => table::next_line(chunk, i)?,
                 _ => return None,
             };
         }
@@ -170,19 +161,9 @@ fn number(chunk: &[u8], i: usize) -> Option<(f64, usize)> {
 /// not ASCII, or is very long.
 #[inline]
 fn text_field(chunk: &[u8], i: usize) -> Option<usize> {
-    let rest = &chunk[i..chunk.len().min(i + MAX_FIELD + 2)];
-    let len = memchr::memchr2(b',', b'\n', rest).unwrap_or(rest.len());
-    let mut end = i + len;
-    if len == rest.len() && end < chunk.len() {
-        return None; // longer than MAX_FIELD
-    }
-    if end > i && chunk[end - 1] == b'\r' && chunk.get(end) == Some(&b'\n') {
-        end -= 1;
-    }
-    let ok = chunk[i..end]
-        .iter()
-        .all(|&b| b.is_ascii() && b != b'"' && b != b'\r');
-    ok.then_some(end)
+    let (end, ascii) = table::cell_end(chunk, i);
+    let ends = chunk.get(end) == Some(&b',') || table::next_line(chunk, end).is_some();
+    (ascii && ends && end - i <= MAX_FIELD).then_some(end)
 }
 
 #[cfg(test)]
