@@ -245,17 +245,21 @@ impl BoardCache {
         }
     }
 
-    /// The phase `id` as stored, reused like the boards until anything is committed (every
-    /// request needs its phase; reading it from SQLite each time waited on the busy
-    /// connections during a burst of uploads).
-    pub async fn phase(&self, pool: &SqlitePool, id: &PhaseId) -> DbResult<Option<Phase>> {
+    /// The phase named `raw` in a URL, as stored; `None` when no phase has that id (or it is
+    /// not a valid one). Reused like the boards until anything is committed (every request
+    /// needs its phase; reading it from SQLite each time waited on the busy connections
+    /// during a burst of uploads).
+    pub async fn phase(&self, pool: &SqlitePool, raw: &str) -> DbResult<Option<Phase>> {
+        let Some(id) = PhaseId::parse(raw) else {
+            return Ok(None);
+        };
         let data_version = self.data_version().await?;
         if let Some((v, phase)) = self.phases.lock().expect("not poisoned").get(id.as_str()) {
             if *v == data_version {
                 return Ok(Some(phase.clone()));
             }
         }
-        let phase = super::phases::get(pool, id).await?;
+        let phase = super::phases::get(pool, &id).await?;
         if let Some(phase) = &phase {
             self.phases
                 .lock()

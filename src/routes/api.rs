@@ -9,7 +9,7 @@ use super::upload::{self, Uploader};
 use super::ApiError;
 use crate::db;
 use crate::db::leaderboard::Denied;
-use crate::domain::{Login, Password, Phase, PhaseId, SubmissionId, TeamName, Viewer};
+use crate::domain::{Login, Password, Phase, SubmissionId, TeamName, Viewer};
 use crate::export;
 use crate::AppState;
 
@@ -47,10 +47,9 @@ async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, ApiError> {
             raw.chars().take(64).collect::<String>()
         ))
     };
-    let id = PhaseId::parse(raw).ok_or_else(missing)?;
     state
         .boards
-        .phase(&state.pool, &id)
+        .phase(&state.pool, raw)
         .await?
         .ok_or_else(missing)
 }

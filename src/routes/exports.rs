@@ -21,7 +21,7 @@ use chrono::Utc;
 use super::ApiError;
 use crate::db;
 use crate::db::leaderboard::Leaderboard;
-use crate::domain::{Phase, PhaseId, Viewer, Visibility};
+use crate::domain::{Phase, Viewer, Visibility};
 use crate::export::reviewers;
 use crate::AppState;
 
@@ -41,8 +41,9 @@ pub const FILES: [&str; 5] = [
 
 async fn phase_for_export(state: &AppState, raw: &str, viewer: &Viewer) -> Result<Phase, ApiError> {
     let missing = || ApiError::NotFound("no such phase".into());
-    let id = PhaseId::parse(raw).ok_or_else(missing)?;
-    let phase = db::phases::get(&state.pool, &id)
+    let phase = state
+        .boards
+        .phase(&state.pool, raw)
         .await?
         .ok_or_else(missing)?;
     if !viewer.is_organizer() && phase.effective_visibility() != Visibility::Public {

@@ -20,7 +20,7 @@ use super::security::{csrf_ok, csrf_token};
 use super::ApiError;
 use crate::db;
 use crate::db::leaderboard::{Denied, LeaderboardRow};
-use crate::domain::{parse_ts, Phase, PhaseId, SubmissionId, Viewer, Visibility};
+use crate::domain::{parse_ts, Phase, SubmissionId, Viewer, Visibility};
 use crate::AppState;
 
 /// Registers the page routes and the static files.
@@ -301,10 +301,9 @@ impl PhaseLine {
 /// The phase named in a URL, or 404.
 pub async fn phase_or_404(state: &AppState, raw: &str) -> Result<Phase, PageError> {
     let missing = || PageError::NotFound("no such phase".into());
-    let id = PhaseId::parse(raw).ok_or_else(missing)?;
     state
         .boards
-        .phase(&state.pool, &id)
+        .phase(&state.pool, raw)
         .await?
         .ok_or_else(missing)
 }
